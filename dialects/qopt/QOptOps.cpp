@@ -1,0 +1,458 @@
+//===- QOptOps.cpp - qopt op verifiers, folders and canonicalizers ---------===//
+//
+// SPDX-License-Identifier: Apache-2.0 WITH LLVM-exception
+//
+//===----------------------------------------------------------------------===//
+
+#include "qopt/dialects/qopt/QOptOps.h"
+
+#include "mlir/Dialect/CommonFolders.h"
+#include "mlir/IR/Builders.h"
+#include "mlir/IR/BuiltinAttributes.h"
+#include "mlir/IR/Matchers.h"
+#include "mlir/IR/PatternMatch.h"
+#include "mlir/IR/TypeUtilities.h"
+
+using namespace mlir;
+using namespace qopt;
+
+static RankedTensorType rankedOf(Value v) {
+  return cast<RankedTensorType>(v.getType());
+}
+
+//===----------------------------------------------------------------------===//
+// Constant
+//===----------------------------------------------------------------------===//
+
+OpFoldResult ConstantOp::fold(FoldAdaptor) { return getValue(); }
+
+//===----------------------------------------------------------------------===//
+// Elementwise
+//===----------------------------------------------------------------------===//
+
+/// True when `attr` is a splat equal to `v` (float or integer).
+static bool isSplatOf(Attribute attr, double v) {
+  auto dense = dyn_cast_or_null<DenseElementsAttr>(attr);
+  if (!dense || !dense.isSplat())
+    return false;
+  Type et = dense.getElementType();
+  if (isa<FloatType>(et))
+    return dense.getSplatValue<APFloat>().convertToDouble() == v;
+  if (et.isSignlessInteger())
+    return dense.getSplatValue<APInt>().getSExtValue() == static_cast<int64_t>(v);
+  return false;
+}
+
+/// `x op identity` folds to `x` when that does not change the result type.
+static OpFoldResult foldIdentityOperand(Operation *op, Value lhs, Value rhs,
+                                        Attribute lhsAttr, Attribute rhsAttr,
+                                        double identity, bool commutative) {
+  Type resultType = op->getResult(0).getType();
+  if (isSplatOf(rhsAttr, identity) && lhs.getType() == resultType)
+    return lhs;
+  if (commutative && isSplatOf(lhsAttr, identity) && rhs.getType() == resultType)
+    return rhs;
+  return {};
+}
+
+OpFoldResult AddOp::fold(FoldAdaptor adaptor) {
+  return foldIdentityOperand(*this, getLhs(), getRhs(), adaptor.getLhs(),
+                             adaptor.getRhs(), 0.0, /*commutative=*/true);
+}
+
+OpFoldResult MulOp::fold(FoldAdaptor adaptor) {
+  return foldIdentityOperand(*this, getLhs(), getRhs(), adaptor.getLhs(),
+                             adaptor.getRhs(), 1.0, /*commutative=*/true);
+}
+
+LogicalResult GeluOp::verify() {
+  if (getApproximate() != "none" && getApproximate() != "tanh")
+    return emitOpError("approximate must be \"none\" or \"tanh\", got \"")
+           << getApproximate() << "\"";
+  return success();
+}
+
+LogicalResult SoftmaxOp::verify() {
+  if (failed(normalizeAxis(getAxis(), getType().getRank())))
+    return emitOpError("axis ") << getAxis() << " out of range for rank "
+                                << getType().getRank();
+  return success();
+}
+
+//===----------------------------------------------------------------------===//
+// Reshape
+//===----------------------------------------------------------------------===//
+
+LogicalResult ReshapeOp::verify() {
+  auto in = rankedOf(getInput());
+  auto out = rankedOf(getOutput());
+  if (in.getElementType() != out.getElementType())
+    return emitOpError("cannot change the element type (")
+           << in.getElementType() << " to " << out.getElementType()
+           << "); use qopt.cast";
+  if (in.hasStaticShape() && out.hasStaticShape() &&
+      in.getNumElements() != out.getNumElements())
+    return emitOpError("element count changes from ")
+           << in.getNumElements() << " to " << out.getNumElements();
+  return success();
+}
+
+OpFoldResult ReshapeOp::fold(FoldAdaptor adaptor) {
+  if (getInput().getType() == getType())
+    return getInput();
+  if (auto dense = dyn_cast_or_null<DenseElementsAttr>(adaptor.getInput()))
+    if (getType().hasStaticShape())
+      return dense.reshape(getType());
+  return {};
+}
+
+namespace {
+/// reshape(reshape(x)) -> reshape(x).
+struct ComposeReshapes : public OpRewritePattern<ReshapeOp> {
+  using OpRewritePattern::OpRewritePattern;
+  LogicalResult matchAndRewrite(ReshapeOp op,
+                                PatternRewriter &rewriter) const override {
+    auto producer = op.getInput().getDefiningOp<ReshapeOp>();
+    if (!producer)
+      return rewriter.notifyMatchFailure(op, "input is not a reshape");
+    rewriter.replaceOpWithNewOp<ReshapeOp>(op, op.getType(), producer.getInput());
+    return success();
+  }
+};
+
+/// transpose(transpose(x, p1), p2) -> transpose(x, p1 ∘ p2).
+struct ComposeTransposes : public OpRewritePattern<TransposeOp> {
+  using OpRewritePattern::OpRewritePattern;
+  LogicalResult matchAndRewrite(TransposeOp op,
+                                PatternRewriter &rewriter) const override {
+    auto producer = op.getInput().getDefiningOp<TransposeOp>();
+    if (!producer)
+      return rewriter.notifyMatchFailure(op, "input is not a transpose");
+    SmallVector<int64_t> perm;
+    for (int64_t p : op.getPerm())
+      perm.push_back(producer.getPerm()[p]);
+    rewriter.replaceOpWithNewOp<TransposeOp>(op, op.getType(),
+                                             producer.getInput(), perm);
+    return success();
+  }
+};
+} // namespace
+
+void ReshapeOp::getCanonicalizationPatterns(RewritePatternSet &results,
+                                            MLIRContext *context) {
+  results.add<ComposeReshapes>(context);
+}
+
+OpFoldResult TransposeOp::fold(FoldAdaptor) {
+  for (auto [i, p] : llvm::enumerate(getPerm()))
+    if (static_cast<int64_t>(i) != p)
+      return {};
+  if (getInput().getType() == getType())
+    return getInput();
+  return {};
+}
+
+void TransposeOp::getCanonicalizationPatterns(RewritePatternSet &results,
+                                              MLIRContext *context) {
+  results.add<ComposeTransposes>(context);
+}
+
+OpFoldResult ConcatOp::fold(FoldAdaptor) {
+  if (getInputs().size() == 1 && getInputs()[0].getType() == getType())
+    return getInputs()[0];
+  return {};
+}
+
+//===----------------------------------------------------------------------===//
+// Cast
+//===----------------------------------------------------------------------===//
+
+LogicalResult CastOp::verify() {
+  auto in = rankedOf(getInput()), out = rankedOf(getOutput());
+  if (failed(verifyCompatibleShape(in.getShape(), out.getShape())))
+    return emitOpError("cannot change the shape (") << in << " to " << out << ")";
+  if (isa<quant::QuantizedType>(in.getElementType()) ||
+      isa<quant::QuantizedType>(out.getElementType()))
+    return emitOpError("does not convert quantized types; use qopt.quantize, "
+                       "qopt.dequantize or qopt.requantize");
+  return success();
+}
+
+OpFoldResult CastOp::fold(FoldAdaptor) {
+  if (getInput().getType() == getType())
+    return getInput();
+  return {};
+}
+
+//===----------------------------------------------------------------------===//
+// Quantization
+//===----------------------------------------------------------------------===//
+
+LogicalResult ObserveOp::verify() {
+  StringRef g = getGranularity();
+  if (g != "per_tensor" && g != "per_channel" && g != "per_token")
+    return emitOpError("granularity must be per_tensor, per_channel or "
+                       "per_token, got \"")
+           << g << "\"";
+  if (g == "per_channel") {
+    if (!getAxis())
+      return emitOpError("per_channel granularity needs an axis");
+    if (failed(normalizeAxis(*getAxis(), getType().getRank())))
+      return emitOpError("axis ") << *getAxis() << " out of range for rank "
+                                  << getType().getRank();
+  }
+  return success();
+}
+
+/// Checks a quantized element type against the shape it is used with.
+static LogicalResult verifyQuantTypeForShape(Operation *op, StringRef what,
+                                             quant::QuantizedType qt,
+                                             RankedTensorType shaped) {
+  if (auto pa = dyn_cast<quant::UniformQuantizedPerAxisType>(qt)) {
+    int64_t dim = pa.getQuantizedDimension();
+    if (dim >= shaped.getRank())
+      return op->emitOpError() << what << " quantized dimension " << dim
+                               << " is out of range for " << shaped;
+    int64_t size = shaped.getDimSize(dim);
+    if (!ShapedType::isDynamic(size) &&
+        size != static_cast<int64_t>(pa.getScales().size()))
+      return op->emitOpError()
+             << what << " has " << pa.getScales().size()
+             << " scales but dimension " << dim << " has size " << size;
+    return success();
+  }
+  if (auto sc = dyn_cast<quant::UniformQuantizedSubChannelType>(qt)) {
+    auto scales = sc.getScales();
+    ArrayRef<int32_t> dims = sc.getQuantizedDimensions();
+    ArrayRef<int64_t> blocks = sc.getBlockSizes();
+    for (auto [d, b] : llvm::zip(dims, blocks)) {
+      if (d >= shaped.getRank())
+        return op->emitOpError() << what << " quantized dimension " << d
+                                 << " is out of range for " << shaped;
+      int64_t size = shaped.getDimSize(d);
+      int64_t expected = ShapedType::isDynamic(size) ? -1 : (size + b - 1) / b;
+      int64_t got = scales.getType().getDimSize(d);
+      if (expected >= 0 && got != expected)
+        return op->emitOpError()
+               << what << " has " << got << " scale blocks along dimension " << d
+               << " but " << size << " / block " << b << " needs " << expected;
+    }
+    return success();
+  }
+  if (isa<quant::UniformQuantizedType>(qt))
+    return success();
+  return op->emitOpError() << what << " must be a !quant.uniform type, got "
+                           << qt;
+}
+
+/// Verifies the run-time parameter form (ONNX QuantizeLinear style).
+static LogicalResult verifyDynamicParams(Operation *op, RankedTensorType data,
+                                         Value scale, Value zeroPoint,
+                                         Type integerType, int64_t axis,
+                                         int64_t blockSize, StringRef scaleName) {
+  auto st = rankedOf(scale);
+  if (blockSize < 0)
+    return op->emitOpError("block_size must be >= 0");
+  if (st.getRank() > 1 && blockSize == 0)
+    return op->emitOpError() << scaleName
+                             << " must be a scalar or 1-D (per axis), got " << st;
+  if (st.getRank() >= 1 && st.getNumElements() != 1) {
+    auto a = normalizeAxis(axis, data.getRank());
+    if (failed(a))
+      return op->emitOpError("axis ") << axis << " out of range for " << data;
+    if (blockSize == 0 && !data.isDynamicDim(*a) && !st.isDynamicDim(0) &&
+        st.getDimSize(0) != data.getDimSize(*a))
+      return op->emitOpError()
+             << scaleName << " has " << st.getDimSize(0)
+             << " values but axis " << *a << " has size " << data.getDimSize(*a);
+  }
+  if (zeroPoint) {
+    auto zt = rankedOf(zeroPoint);
+    if (zt.getElementType() != integerType)
+      return op->emitOpError("zero_point element type ")
+             << zt.getElementType() << " must match the integer type "
+             << integerType;
+    if (failed(verifyCompatibleShape(zt.getShape(), st.getShape())))
+      return op->emitOpError("zero_point shape must match the ")
+             << scaleName << " shape";
+  }
+  if (!integerType.isInteger())
+    return op->emitOpError("the integer side must have an integer element "
+                           "type, got ")
+           << integerType;
+  return success();
+}
+
+LogicalResult QuantizeOp::verify() {
+  auto in = rankedOf(getInput()), out = rankedOf(getOutput());
+  if (failed(verifyCompatibleShape(in.getShape(), out.getShape())))
+    return emitOpError("result shape ") << out << " differs from input " << in;
+  if (!getScale()) {
+    if (getZeroPoint())
+      return emitOpError("zero_point operand needs a scale operand");
+    auto qt = dyn_cast<quant::QuantizedType>(out.getElementType());
+    if (!qt)
+      return emitOpError("without scale operands the result element type must "
+                         "be !quant.uniform, got ")
+             << out.getElementType();
+    if (qt.getExpressedType() != in.getElementType())
+      return emitOpError("expressed type ")
+             << qt.getExpressedType() << " differs from input element type "
+             << in.getElementType();
+    return verifyQuantTypeForShape(*this, "result type", qt, out);
+  }
+  if (isa<quant::QuantizedType>(out.getElementType()))
+    return emitOpError("with scale operands the result must be a plain integer "
+                       "tensor");
+  return verifyDynamicParams(*this, in, getScale(), getZeroPoint(),
+                             out.getElementType(), getAxis(), getBlockSize(),
+                             "scale");
+}
+
+OpFoldResult QuantizeOp::fold(FoldAdaptor) {
+  // quantize(dequantize(q)) with identical static parameters is q.
+  if (getScale())
+    return {};
+  if (auto dq = getInput().getDefiningOp<DequantizeOp>())
+    if (!dq.getScale() && dq.getInput().getType() == getType())
+      return dq.getInput();
+  return {};
+}
+
+LogicalResult DequantizeOp::verify() {
+  auto in = rankedOf(getInput()), out = rankedOf(getOutput());
+  if (failed(verifyCompatibleShape(in.getShape(), out.getShape())))
+    return emitOpError("result shape ") << out << " differs from input " << in;
+  if (!getScale()) {
+    if (getZeroPoint())
+      return emitOpError("zero_point operand needs a scale operand");
+    auto qt = dyn_cast<quant::QuantizedType>(in.getElementType());
+    if (!qt)
+      return emitOpError("without scale operands the input element type must "
+                         "be !quant.uniform, got ")
+             << in.getElementType();
+    if (qt.getExpressedType() != out.getElementType())
+      return emitOpError("expressed type ")
+             << qt.getExpressedType() << " differs from result element type "
+             << out.getElementType();
+    return verifyQuantTypeForShape(*this, "input type", qt, in);
+  }
+  if (isa<quant::QuantizedType>(in.getElementType()))
+    return emitOpError("with scale operands the input must be a plain integer "
+                       "tensor");
+  return verifyDynamicParams(*this, in, getScale(), getZeroPoint(),
+                             in.getElementType(), getAxis(), getBlockSize(),
+                             "scale");
+}
+
+LogicalResult RequantizeOp::verify() {
+  auto in = rankedOf(getInput()), out = rankedOf(getOutput());
+  if (failed(verifyCompatibleShape(in.getShape(), out.getShape())))
+    return emitOpError("result shape ") << out << " differs from input " << in;
+  if (!getMultiplier()) {
+    if (getZeroPoint())
+      return emitOpError("zero_point operand needs a multiplier operand");
+    auto qi = dyn_cast<quant::QuantizedType>(in.getElementType());
+    auto qo = dyn_cast<quant::QuantizedType>(out.getElementType());
+    if (!qi || !qo)
+      return emitOpError("without a multiplier operand, input and result "
+                         "element types must both be !quant.uniform");
+    if (isa<quant::UniformQuantizedSubChannelType>(qi) ||
+        isa<quant::UniformQuantizedSubChannelType>(qo))
+      return emitOpError("sub-channel types cannot be requantized; dequantize "
+                         "first");
+    if (failed(verifyQuantTypeForShape(*this, "input type", qi, in)) ||
+        failed(verifyQuantTypeForShape(*this, "result type", qo, out)))
+      return failure();
+    auto pi = dyn_cast<quant::UniformQuantizedPerAxisType>(qi);
+    auto po = dyn_cast<quant::UniformQuantizedPerAxisType>(qo);
+    if (pi && po && pi.getQuantizedDimension() != po.getQuantizedDimension())
+      return emitOpError("input and result are quantized along different axes");
+    return success();
+  }
+  if (isa<quant::QuantizedType>(in.getElementType()) ||
+      isa<quant::QuantizedType>(out.getElementType()))
+    return emitOpError("with a multiplier operand, input and result must be "
+                       "plain integer tensors");
+  if (!in.getElementType().isInteger())
+    return emitOpError("input must be an integer tensor, got ") << in;
+  return verifyDynamicParams(*this, in, getMultiplier(), getZeroPoint(),
+                             out.getElementType(), getAxis(), 0, "multiplier");
+}
+
+/// The storage type of an integer operand of an integer op (i8/ui8 or a
+/// quantized type stored in 8 bits).
+static Type integerStorage(Type et) {
+  if (auto qt = dyn_cast<quant::QuantizedType>(et))
+    return qt.getStorageType();
+  return et;
+}
+
+static LogicalResult verifyInt8Operand(Operation *op, StringRef name, Value v) {
+  Type st = integerStorage(rankedOf(v).getElementType());
+  if (!st.isInteger(8))
+    return op->emitOpError() << name << " must be an 8-bit integer tensor, got "
+                             << v.getType();
+  return success();
+}
+
+static LogicalResult verifyZeroPoint(Operation *op, StringRef name, Value zp,
+                                     Value operand, int64_t maxRank,
+                                     int64_t alongDim) {
+  if (!zp)
+    return success();
+  auto zt = rankedOf(zp);
+  auto ot = rankedOf(operand);
+  if (zt.getElementType() != integerStorage(ot.getElementType()))
+    return op->emitOpError() << name << " element type " << zt.getElementType()
+                             << " must match its operand's "
+                             << integerStorage(ot.getElementType());
+  if (isa<quant::QuantizedType>(ot.getElementType()))
+    return op->emitOpError() << name
+                             << " must be omitted for a !quant.uniform operand "
+                                "(the type carries its zero point)";
+  if (zt.getRank() > maxRank)
+    return op->emitOpError() << name << " must be a scalar or 1-D, got " << zt;
+  if (zt.getRank() == 1 && zt.getNumElements() != 1 && alongDim >= 0) {
+    int64_t d = ot.getDimSize(alongDim);
+    if (!ShapedType::isDynamic(d) && zt.getDimSize(0) != d)
+      return op->emitOpError()
+             << name << " has " << zt.getDimSize(0) << " values, expected " << d;
+  }
+  return success();
+}
+
+LogicalResult MatMulIntegerOp::verify() {
+  if (failed(verifyInt8Operand(*this, "lhs", getLhs())) ||
+      failed(verifyInt8Operand(*this, "rhs", getRhs())))
+    return failure();
+  auto lt = rankedOf(getLhs()), rt = rankedOf(getRhs());
+  if (failed(verifyZeroPoint(*this, "lhs_zero_point", getLhsZeroPoint(),
+                             getLhs(), 1, lt.getRank() - 2)) ||
+      failed(verifyZeroPoint(*this, "rhs_zero_point", getRhsZeroPoint(),
+                             getRhs(), 1, rt.getRank() - 1)))
+    return failure();
+  return success();
+}
+
+LogicalResult Conv2DIntegerOp::verify() {
+  if (failed(verifyInt8Operand(*this, "input", getInput())) ||
+      failed(verifyInt8Operand(*this, "filter", getFilter())))
+    return failure();
+  if (failed(verifyZeroPoint(*this, "input_zero_point", getInputZeroPoint(),
+                             getInput(), 0, -1)) ||
+      failed(verifyZeroPoint(*this, "filter_zero_point", getFilterZeroPoint(),
+                             getFilter(), 1, 0)))
+    return failure();
+  return success();
+}
+
+LogicalResult DynamicQuantizeOp::verify() {
+  if (failed(verifyCompatibleShape(getInput().getType().getShape(),
+                                   getOutput().getType().getShape())))
+    return emitOpError("result shape differs from the input shape");
+  return success();
+}
+
+#define GET_OP_CLASSES
+#include "qopt/dialects/qopt/QOptOps.cpp.inc"
