@@ -22,6 +22,7 @@
 #include <algorithm>
 #include <cstring>
 #include <set>
+#include <tuple>
 
 using namespace qopt;
 using namespace qopt::safetensors;
@@ -459,13 +460,12 @@ static llvm::Error parseTensorEntry(llvm::StringRef path,
                        "data_offsets begin " + llvm::Twine(*begin) +
                            " is greater than end " + llvm::Twine(*end));
   if (*end - *begin != byteSize)
-    return tensorError(path, name,
-                       "byte size mismatch: shape " +
-                           shapeToString(info.shape) + " of " + *dtype +
-                           " needs " + llvm::Twine(byteSize) +
-                           " bytes but data_offsets [" + llvm::Twine(*begin) +
-                           ", " + llvm::Twine(*end) + "] span " +
-                           llvm::Twine(*end - *begin));
+    return tensorError(
+        path, name,
+        "byte size mismatch: shape " + shapeToString(info.shape) + " of " +
+            *dtype + " needs " + llvm::Twine(byteSize) +
+            " bytes but data_offsets [" + llvm::Twine(*begin) + ", " +
+            llvm::Twine(*end) + "] span " + llvm::Twine(*end - *begin));
   info.begin = *begin;
   info.end = *end;
   return llvm::Error::success();
@@ -578,11 +578,12 @@ SafeTensorsFile::fromBuffer(std::shared_ptr<llvm::MemoryBuffer> buffer,
   order.reserve(file->tensors_.size());
   for (const TensorInfo &t : file->tensors_)
     order.push_back(&t);
-  std::stable_sort(order.begin(), order.end(),
-                   [](const TensorInfo *a, const TensorInfo *b) {
-                     return std::make_pair(a->begin, a->end) <
-                            std::make_pair(b->begin, b->end);
-                   });
+  // Ties (zero-sized tensors) keep header order, so messages are stable.
+  std::sort(order.begin(), order.end(),
+            [](const TensorInfo *a, const TensorInfo *b) {
+              return std::make_tuple(a->begin, a->end, a) <
+                     std::make_tuple(b->begin, b->end, b);
+            });
   uint64_t cursor = 0;
   const TensorInfo *prev = nullptr;
   for (const TensorInfo *t : order) {
@@ -610,8 +611,7 @@ SafeTensorsFile::fromBuffer(std::shared_ptr<llvm::MemoryBuffer> buffer,
     prev = t;
   }
   if (cursor != dataSize)
-    return fileError(path, "trailing bytes: " +
-                               llvm::Twine(dataSize - cursor) +
+    return fileError(path, "trailing bytes: " + llvm::Twine(dataSize - cursor) +
                                " bytes of the data buffer after offset " +
                                llvm::Twine(cursor) +
                                " are not covered by any tensor");
@@ -625,8 +625,9 @@ SafeTensorsFile::fromBuffer(std::shared_ptr<llvm::MemoryBuffer> buffer,
       unsigned char b = static_cast<unsigned char>(t.data[i]);
       if (b > 1)
         return tensorError(path, t.name,
-                           "BOOL element " + llvm::Twine(i) + " has byte value " +
-                               llvm::Twine(unsigned(b)) + " (must be 0 or 1)");
+                           "BOOL element " + llvm::Twine(i) +
+                               " has byte value " + llvm::Twine(unsigned(b)) +
+                               " (must be 0 or 1)");
     }
   }
   file->mapping_ = std::move(buffer);
@@ -648,8 +649,7 @@ llvm::Expected<Tensor> SafeTensorsFile::asTensor(const TensorInfo &info) const {
   DType dt = *info.runtimeType;
   uintptr_t addr = reinterpret_cast<uintptr_t>(info.data);
   if (addr % dtypeSize(dt) == 0)
-    return Tensor::borrow(dt, info.shape, info.data,
-                          keepAliveHandle(mapping_));
+    return Tensor::borrow(dt, info.shape, info.data, keepAliveHandle(mapping_));
   // Misaligned (the format does not require alignment): copy.
   Tensor t(dt, info.shape);
   if (info.byteSize() != 0)
@@ -696,9 +696,8 @@ Checkpoint::open(llvm::StringRef fileOrDir) {
     else if (llvm::sys::fs::exists(x))
       index = x;
     else
-      return fileError(fileOrDir, "directory holds neither " +
-                                      kSingleFileName + " nor " +
-                                      kIndexFileName);
+      return fileError(fileOrDir, "directory holds neither " + kSingleFileName +
+                                      " nor " + kIndexFileName);
   } else if (llvm::sys::fs::is_regular_file(st)) {
     llvm::StringRef parent = llvm::sys::path::parent_path(fileOrDir);
     ckpt->directory_ = parent.empty() ? "." : parent.str();
@@ -748,13 +747,12 @@ llvm::Error Checkpoint::loadConfig() {
 /// A shard must be a plain file name inside the index's directory.
 static bool isPlainFileName(llvm::StringRef name) {
   return !name.empty() && name != "." && !name.contains('/') &&
-         !name.contains('\\') && !name.contains("..") &&
-         !name.contains('\0') && !llvm::sys::path::is_absolute(name);
+         !name.contains('\\') && !name.contains("..") && !name.contains('\0') &&
+         !llvm::sys::path::is_absolute(name);
 }
 
 llvm::Error Checkpoint::loadIndex(llvm::StringRef indexPath) {
-  llvm::Expected<std::shared_ptr<llvm::MemoryBuffer>> buf =
-      mapFile(indexPath);
+  llvm::Expected<std::shared_ptr<llvm::MemoryBuffer>> buf = mapFile(indexPath);
   if (!buf)
     return buf.takeError();
   llvm::Expected<llvm::json::Value> value =
@@ -779,7 +777,7 @@ llvm::Error Checkpoint::loadIndex(llvm::StringRef indexPath) {
     return fileError(indexPath, "\"weight_map\" lists no tensors");
 
   // Validate the entries; collect the shards (sorted, each opened once).
-  std::map<std::string, std::string> wantShard; // tensor -> shard
+  std::map<std::string, std::string> wantShard;    // tensor -> shard
   std::map<std::string, std::string> shardExample; // shard -> some tensor
   for (const auto &kv : *weightMap) {
     std::string tensor = kv.first.str();
@@ -801,11 +799,10 @@ llvm::Error Checkpoint::loadIndex(llvm::StringRef indexPath) {
   for (const auto &[shard, tensor] : shardExample) {
     std::string full = joinPath(directory_, shard);
     llvm::sys::fs::file_status st;
-    if (std::error_code ec =
-            llvm::sys::fs::status(full, st, /*Follow=*/false))
+    if (std::error_code ec = llvm::sys::fs::status(full, st, /*Follow=*/false))
       return fileError(indexPath, "shard '" + shard + "' (listed for tensor '" +
-                                      tensor + "') does not exist: " +
-                                      ec.message());
+                                      tensor +
+                                      "') does not exist: " + ec.message());
     if (st.type() == llvm::sys::fs::file_type::symlink_file)
       return fileError(indexPath, "shard '" + shard +
                                       "' is a symlink; shards must be "

@@ -69,7 +69,8 @@ struct NpyHeader {
 /// whose values are strings, True/False or tuples of non-negative integers.
 class HeaderParser {
 public:
-  HeaderParser(StringRef text, const Twine &name) : text(text), name(name.str()) {}
+  HeaderParser(StringRef text, const Twine &name)
+      : text(text), name(name.str()) {}
 
   Expected<NpyHeader> parse();
 
@@ -83,13 +84,12 @@ private:
     std::string shownText = shown.take_front(200).str();
     if (shown.size() > 200)
       shownText += "...";
-    return fail(name + ": malformed .npy header: " + what + " (header: " +
-                shownText + ")");
+    return fail(name + ": malformed .npy header: " + what +
+                " (header: " + shownText + ")");
   }
   void skipSpace() {
-    while (pos < text.size() &&
-           (text[pos] == ' ' || text[pos] == '\t' || text[pos] == '\n' ||
-            text[pos] == '\r'))
+    while (pos < text.size() && (text[pos] == ' ' || text[pos] == '\t' ||
+                                 text[pos] == '\n' || text[pos] == '\r'))
       ++pos;
   }
   bool consume(char c) {
@@ -156,9 +156,9 @@ Expected<std::vector<int64_t>> HeaderParser::parseShape() {
     uint64_t v = 0;
     while (pos < text.size() && isDigit(text[pos])) {
       unsigned digit = text[pos] - '0';
-      if (v > (static_cast<uint64_t>(std::numeric_limits<int64_t>::max()) -
-               digit) /
-                  10)
+      if (v >
+          (static_cast<uint64_t>(std::numeric_limits<int64_t>::max()) - digit) /
+              10)
         return error("'shape' dimension does not fit in 64 bits");
       v = v * 10 + digit;
       ++pos;
@@ -197,8 +197,8 @@ Error HeaderParser::parseDescr(StringRef descr, NpyHeader &h) {
     if (kind != entry.kind)
       continue;
     h.dtype = entry.dtype;
-    bool fileLittle = order == '<' || ((order == '|' || order == '=') &&
-                                       kHostLittleEndian);
+    bool fileLittle =
+        order == '<' || ((order == '|' || order == '=') && kHostLittleEndian);
     h.swapBytes = dtypeSize(h.dtype) > 1 && fileLittle != kHostLittleEndian;
     return Error::success();
   }
@@ -355,17 +355,16 @@ Expected<Tensor> parseNpyImpl(StringRef bytes, const std::string &name,
     return fail(name + ": data size mismatch: shape " +
                 shapeString(header->shape) + " of dtype '" + header->descr +
                 "' needs " + Twine(needed) + " bytes but the file has " +
-                Twine(data.size()) + (data.size() < needed ? " (truncated)" : ""));
+                Twine(data.size()) +
+                (data.size() < needed ? " (truncated)" : ""));
 
-  bool canBorrow = keepAlive && needed > 0 && !header->swapBytes &&
-                   (!header->fortranOrder || header->shape.size() <= 1) &&
-                   reinterpret_cast<uintptr_t>(data.data()) %
-                           kTensorAlignment ==
-                       0;
+  bool canBorrow =
+      keepAlive && needed > 0 && !header->swapBytes &&
+      (!header->fortranOrder || header->shape.size() <= 1) &&
+      reinterpret_cast<uintptr_t>(data.data()) % kTensorAlignment == 0;
   if (canBorrow && header->dtype == DType::Bool)
-    canBorrow = std::all_of(data.begin(), data.end(), [](char c) {
-      return c == 0 || c == 1;
-    });
+    canBorrow = std::all_of(data.begin(), data.end(),
+                            [](char c) { return c == 0 || c == 1; });
   if (canBorrow)
     return Tensor::borrow(header->dtype, header->shape, data.data(),
                           std::move(keepAlive));
@@ -434,9 +433,10 @@ Expected<std::string> npyDescr(DType dtype, StringRef name) {
   return std::string(1, order) + kind;
 }
 
-/// Writes `bytes` to `path` through a temporary file in the same directory
-/// that is renamed into place; the temporary is removed on failure.
-Error writeFileAtomically(StringRef path, StringRef bytes) {
+/// Writes the concatenation of `pieces` to `path` through a temporary file
+/// in the same directory that is renamed into place; the temporary is removed
+/// on failure.
+Error writeFileAtomically(StringRef path, ArrayRef<StringRef> pieces) {
   int fd;
   SmallString<256> tmp;
   if (std::error_code ec =
@@ -445,7 +445,8 @@ Error writeFileAtomically(StringRef path, StringRef bytes) {
                 "': " + ec.message());
   {
     raw_fd_ostream os(fd, /*shouldClose=*/true);
-    os << bytes;
+    for (StringRef piece : pieces)
+      os << piece;
     os.close();
     if (os.has_error()) {
       std::string msg = os.error().message();
@@ -462,9 +463,75 @@ Error writeFileAtomically(StringRef path, StringRef bytes) {
   return Error::success();
 }
 
-std::string zipErrorString(zip_error_t *err) {
-  return zip_error_strerror(err);
+/// An .npy file to be written: its header, and its data (the tensor's own
+/// bytes, or `scratch` when they had to be normalized).
+struct NpyPieces {
+  std::string header;
+  StringRef tensorBytes;
+  std::string scratch;
+  bool useScratch = false;
+
+  // Not a stored StringRef: moving `scratch` may move its characters.
+  StringRef data() const {
+    return useScratch ? StringRef(scratch) : tensorBytes;
+  }
+};
+
+Expected<NpyPieces> makeNpyPieces(const Tensor &t, StringRef nameForErrors) {
+  std::optional<int64_t> count = checkedNumElements(t.shape());
+  if (!count || *count != t.numElements() ||
+      (t.numElements() != 0 && !t.rawData()))
+    return fail(nameForErrors + ": cannot serialize a tensor without data");
+  Expected<std::string> descr = npyDescr(t.dtype(), nameForErrors);
+  if (!descr)
+    return descr.takeError();
+  std::string dict =
+      "{'descr': '" + *descr +
+      "', 'fortran_order': False, 'shape': " + shapeString(t.shape()) + ", }";
+  // Pad with spaces so that the data starts at a multiple of 64 bytes; the
+  // header ends with a newline.
+  size_t prefix = 10;
+  unsigned major = 1;
+  if (dict.size() + 1 + 63 > 0xffff) {
+    prefix = 12;
+    major = 2;
+  }
+  size_t total = (prefix + dict.size() + 1 + 63) / 64 * 64;
+  dict.append(total - prefix - dict.size() - 1, ' ');
+  dict += '\n';
+  if (major == 2 && dict.size() > std::numeric_limits<uint32_t>::max())
+    return fail(nameForErrors + ": .npy header too long");
+
+  NpyPieces pieces;
+  std::string &out = pieces.header;
+  out.reserve(total);
+  out.append("\x93NUMPY", 6);
+  out += static_cast<char>(major);
+  out += '\0';
+  char len[4];
+  if (major == 1) {
+    support::endian::write16le(len, static_cast<uint16_t>(dict.size()));
+    out.append(len, 2);
+  } else {
+    support::endian::write32le(len, static_cast<uint32_t>(dict.size()));
+    out.append(len, 4);
+  }
+  out += dict;
+
+  StringRef bytes(static_cast<const char *>(t.rawData()), t.byteSize());
+  pieces.tensorBytes = bytes;
+  if (t.dtype() == DType::Bool &&
+      !std::all_of(bytes.begin(), bytes.end(),
+                   [](char c) { return c == 0 || c == 1; })) {
+    pieces.scratch.resize(bytes.size());
+    for (size_t i = 0; i < bytes.size(); ++i)
+      pieces.scratch[i] = bytes[i] != 0;
+    pieces.useScratch = true;
+  }
+  return pieces;
 }
+
+std::string zipErrorString(zip_error_t *err) { return zip_error_strerror(err); }
 
 std::string zipErrorFromCode(int code) {
   zip_error_t err;
@@ -511,58 +578,20 @@ Expected<Tensor> qopt::readNpy(StringRef path) {
 
 Expected<std::string> qopt::serializeNpy(const Tensor &t,
                                          StringRef nameForErrors) {
-  std::optional<int64_t> count = checkedNumElements(t.shape());
-  if (!count || *count != t.numElements() ||
-      (t.numElements() != 0 && !t.rawData()))
-    return fail(nameForErrors + ": cannot serialize a tensor without data");
-  Expected<std::string> descr = npyDescr(t.dtype(), nameForErrors);
-  if (!descr)
-    return descr.takeError();
-  std::string dict = "{'descr': '" + *descr +
-                     "', 'fortran_order': False, 'shape': " +
-                     shapeString(t.shape()) + ", }";
-  // Pad with spaces so that the data starts at a multiple of 64 bytes; the
-  // header ends with a newline.
-  size_t prefix = 10;
-  unsigned major = 1;
-  if (dict.size() + 1 + 63 > 0xffff) {
-    prefix = 12;
-    major = 2;
-  }
-  size_t total = (prefix + dict.size() + 1 + 63) / 64 * 64;
-  dict.append(total - prefix - dict.size() - 1, ' ');
-  dict += '\n';
-  if (major == 2 && dict.size() > std::numeric_limits<uint32_t>::max())
-    return fail(nameForErrors + ": .npy header too long");
-
-  std::string out;
-  out.reserve(total + t.byteSize());
-  out.append("\x93NUMPY", 6);
-  out += static_cast<char>(major);
-  out += '\0';
-  char len[4];
-  if (major == 1) {
-    support::endian::write16le(len, static_cast<uint16_t>(dict.size()));
-    out.append(len, 2);
-  } else {
-    support::endian::write32le(len, static_cast<uint32_t>(dict.size()));
-    out.append(len, 4);
-  }
-  out += dict;
-  size_t dataStart = out.size();
-  if (t.byteSize())
-    out.append(static_cast<const char *>(t.rawData()), t.byteSize());
-  if (t.dtype() == DType::Bool)
-    for (size_t i = dataStart; i < out.size(); ++i)
-      out[i] = out[i] != 0;
+  Expected<NpyPieces> pieces = makeNpyPieces(t, nameForErrors);
+  if (!pieces)
+    return pieces.takeError();
+  std::string out = std::move(pieces->header);
+  StringRef data = pieces->data();
+  out.append(data.data(), data.size());
   return out;
 }
 
 Error qopt::writeNpy(StringRef path, const Tensor &t) {
-  Expected<std::string> bytes = serializeNpy(t, path);
-  if (!bytes)
-    return bytes.takeError();
-  return writeFileAtomically(path, *bytes);
+  Expected<NpyPieces> pieces = makeNpyPieces(t, path);
+  if (!pieces)
+    return pieces.takeError();
+  return writeFileAtomically(path, {pieces->header, pieces->data()});
 }
 
 Expected<std::vector<std::pair<std::string, Tensor>>>
@@ -571,16 +600,16 @@ qopt::readNpz(StringRef path) {
     return fail("cannot read '" + path + "': it is a directory");
   int errorCode = 0;
   ZipArchive archive;
-  archive.za = zip_open(path.str().c_str(), ZIP_RDONLY | ZIP_CHECKCONS,
-                        &errorCode);
+  archive.za =
+      zip_open(path.str().c_str(), ZIP_RDONLY | ZIP_CHECKCONS, &errorCode);
   if (!archive.za)
     return fail("cannot read '" + path +
                 "' as an .npz (zip) archive: " + zipErrorFromCode(errorCode));
 
   zip_int64_t numEntries = zip_get_num_entries(archive.za, 0);
   if (numEntries < 0)
-    return fail("cannot read '" + path + "': " +
-                zipErrorString(zip_get_error(archive.za)));
+    return fail("cannot read '" + path +
+                "': " + zipErrorString(zip_get_error(archive.za)));
 
   NamedArrays result;
   StringSet<> seen;
@@ -608,8 +637,7 @@ qopt::readNpz(StringRef path) {
         return fail(where + ": stored member has inconsistent sizes");
       // Deflate cannot expand data more than about 1032:1; a larger claimed
       // size is corrupt and would only make us allocate for nothing.
-      if (st.comp_method == ZIP_CM_DEFLATE &&
-          st.size / 1032 > st.comp_size + 1)
+      if (st.comp_method == ZIP_CM_DEFLATE && st.size / 1032 > st.comp_size + 1)
         return fail(where + ": claimed uncompressed size " + Twine(st.size) +
                     " is impossible for " + Twine(st.comp_size) +
                     " compressed bytes");
@@ -617,9 +645,9 @@ qopt::readNpz(StringRef path) {
     if (st.size > std::numeric_limits<size_t>::max() - kTensorAlignment)
       return fail(where + ": member too large for this machine");
 
-    std::string key =
-        memberName.ends_with(".npy") ? memberName.drop_back(4).str()
-                                     : memberName.str();
+    std::string key = memberName.ends_with(".npy")
+                          ? memberName.drop_back(4).str()
+                          : memberName.str();
     if (!seen.insert(key).second)
       return fail(where + ": duplicate array name '" + key + "'");
 
@@ -658,9 +686,9 @@ qopt::readNpz(StringRef path) {
     if (closeErr != 0)
       return fail(where + ": " + zipErrorFromCode(closeErr));
 
-    Expected<Tensor> t = parseNpyImpl(
-        StringRef(dst, static_cast<size_t>(st.size)), where,
-        std::shared_ptr<const void>(std::move(buffer)));
+    Expected<Tensor> t =
+        parseNpyImpl(StringRef(dst, static_cast<size_t>(st.size)), where,
+                     std::shared_ptr<const void>(std::move(buffer)));
     if (!t)
       return t.takeError();
     result.emplace_back(std::move(key), std::move(*t));
@@ -670,7 +698,9 @@ qopt::readNpz(StringRef path) {
 
 Error qopt::writeNpz(StringRef path, const NamedArrays &arrays) {
   StringSet<> seen;
-  std::vector<std::string> members;
+  // The members are written straight from the tensors' storage, which
+  // `arrays` keeps alive until zip_close.
+  std::vector<NpyPieces> members;
   members.reserve(arrays.size());
   for (const auto &[name, tensor] : arrays) {
     if (name.empty())
@@ -678,13 +708,13 @@ Error qopt::writeNpz(StringRef path, const NamedArrays &arrays) {
     if (StringRef(name).contains('\0'))
       return fail("cannot write '" + path + "': array name contains a NUL");
     if (!seen.insert(name).second)
-      return fail("cannot write '" + path + "': duplicate array name '" +
-                  name + "'");
-    Expected<std::string> bytes =
-        serializeNpy(tensor, (path + ": array '" + name + "'").str());
-    if (!bytes)
-      return bytes.takeError();
-    members.push_back(std::move(*bytes));
+      return fail("cannot write '" + path + "': duplicate array name '" + name +
+                  "'");
+    Expected<NpyPieces> pieces =
+        makeNpyPieces(tensor, (path + ": array '" + name + "'").str());
+    if (!pieces)
+      return pieces.takeError();
+    members.push_back(std::move(*pieces));
   }
 
   if (arrays.empty()) {
@@ -692,7 +722,7 @@ Error qopt::writeNpz(StringRef path, const NamedArrays &arrays) {
     // end-of-central-directory record of an empty zip file ourselves.
     std::string empty("PK\x05\x06", 4);
     empty.append(18, '\0');
-    return writeFileAtomically(path, empty);
+    return writeFileAtomically(path, {StringRef(empty)});
   }
 
   int fd;
@@ -714,21 +744,28 @@ Error qopt::writeNpz(StringRef path, const NamedArrays &arrays) {
     return failAndRemove(zipErrorFromCode(errorCode));
   for (size_t i = 0; i < arrays.size(); ++i) {
     std::string memberName = arrays[i].first + ".npy";
-    zip_source_t *src = zip_source_buffer(archive.za, members[i].data(),
-                                          members[i].size(), /*freep=*/0);
+    const NpyPieces &m = members[i];
+    // libzip takes non-const pointers but only reads the fragments.
+    zip_buffer_fragment_t fragments[2] = {
+        {reinterpret_cast<zip_uint8_t *>(const_cast<char *>(m.header.data())),
+         m.header.size()},
+        {reinterpret_cast<zip_uint8_t *>(const_cast<char *>(m.data().data())),
+         m.data().size()}};
+    zip_source_t *src = zip_source_buffer_fragment(
+        archive.za, fragments, m.data().empty() ? 1 : 2, /*freep=*/0);
     if (!src)
-      return failAndRemove("member '" + memberName + "': " +
-                           zipErrorString(zip_get_error(archive.za)));
-    zip_int64_t index = zip_file_add(archive.za, memberName.c_str(), src,
-                                     ZIP_FL_ENC_UTF_8);
+      return failAndRemove("member '" + memberName +
+                           "': " + zipErrorString(zip_get_error(archive.za)));
+    zip_int64_t index =
+        zip_file_add(archive.za, memberName.c_str(), src, ZIP_FL_ENC_UTF_8);
     if (index < 0) {
       zip_source_free(src);
-      return failAndRemove("member '" + memberName + "': " +
-                           zipErrorString(zip_get_error(archive.za)));
+      return failAndRemove("member '" + memberName +
+                           "': " + zipErrorString(zip_get_error(archive.za)));
     }
     if (zip_set_file_compression(archive.za, index, ZIP_CM_STORE, 0) != 0)
-      return failAndRemove("member '" + memberName + "': " +
-                           zipErrorString(zip_get_error(archive.za)));
+      return failAndRemove("member '" + memberName +
+                           "': " + zipErrorString(zip_get_error(archive.za)));
   }
   if (zip_close(archive.za) != 0)
     return failAndRemove(zipErrorString(zip_get_error(archive.za)));

@@ -35,16 +35,15 @@ std::string printable(StringRef s) {
 }
 
 Error reject(StringRef what, StringRef location, const Twine &why) {
-  return createStringError(inconvertibleErrorCode(),
-                           (what + ": location '" + printable(location) +
-                            "' " + why)
-                               .str());
+  return createStringError(
+      inconvertibleErrorCode(),
+      (what + ": location '" + printable(location) + "' " + why).str());
 }
 
 } // namespace
 
-Expected<std::string> qopt::resolveInside(StringRef baseDir,
-                                          StringRef location, StringRef what) {
+Expected<std::string> qopt::resolveInside(StringRef baseDir, StringRef location,
+                                          StringRef what) {
   if (location.empty())
     return reject(what, location, "is empty");
   if (location.contains('\0'))

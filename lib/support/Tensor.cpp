@@ -267,8 +267,7 @@ std::vector<int64_t> qopt::rowMajorStrides(const std::vector<int64_t> &shape) {
   return strides;
 }
 
-std::shared_ptr<void> qopt::allocateAlignedBuffer(size_t bytes,
-                                                  bool zeroFill) {
+std::shared_ptr<void> qopt::allocateAlignedBuffer(size_t bytes, bool zeroFill) {
   constexpr size_t align = kTensorAlignment;
   if (bytes > std::numeric_limits<size_t>::max() - align)
     return nullptr;
@@ -318,8 +317,8 @@ Tensor::Tensor(DType dtype, std::vector<int64_t> shape)
   owned_ = true;
 }
 
-Tensor Tensor::borrow(DType dtype, std::vector<int64_t> shape,
-                      const void *data, std::shared_ptr<const void> keepAlive) {
+Tensor Tensor::borrow(DType dtype, std::vector<int64_t> shape, const void *data,
+                      std::shared_ptr<const void> keepAlive) {
   Tensor t;
   t.dtype_ = dtype;
   t.shape_ = std::move(shape);

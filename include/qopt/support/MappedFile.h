@@ -24,7 +24,8 @@ namespace qopt {
 /// Maps `path` read-only. The buffer is not null-terminated and the file is
 /// assumed not to change while mapped. Fails (naming the file) when it cannot
 /// be opened or is a directory.
-llvm::Expected<std::shared_ptr<llvm::MemoryBuffer>> mapFile(llvm::StringRef path);
+llvm::Expected<std::shared_ptr<llvm::MemoryBuffer>>
+mapFile(llvm::StringRef path);
 
 /// A `keepAlive` handle for Tensor::borrow over bytes of `buffer`.
 inline std::shared_ptr<const void>

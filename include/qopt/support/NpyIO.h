@@ -62,9 +62,8 @@ readNpz(llvm::StringRef path);
 /// through a temporary file in the same directory that is renamed into place,
 /// so a failed write never leaves a partial file. Names must be unique and
 /// non-empty; ".npy" is appended to each.
-llvm::Error
-writeNpz(llvm::StringRef path,
-         const std::vector<std::pair<std::string, Tensor>> &arrays);
+llvm::Error writeNpz(llvm::StringRef path,
+                     const std::vector<std::pair<std::string, Tensor>> &arrays);
 
 /// Dispatches on the extension: ".npz" -> all members; ".npy" -> one entry
 /// named after the file stem. Other extensions are an error.

@@ -97,7 +97,7 @@ func.func @data_movement(%x: tensor<1x8x32xf32>, %t: tensor<64x32xf32>, %ids: te
 
 // CHECK-LABEL: func.func @quantization
 func.func @quantization(%x: tensor<1x3xf32>, %s: tensor<f32>, %zp: tensor<ui8>, %w: tensor<8x3xf32>, %w3: tensor<3x3xf32>) -> (tensor<1x3xf32>, tensor<3x3xui8>, tensor<8x3xf32>, tensor<1x3x!q8>) {
-  // CHECK: qopt.observe %{{.*}} {granularity = "per_channel", name = "x"{{.*}}} : tensor<1x3xf32>
+  // CHECK: qopt.observe %{{.*}} {axis = 1 : i64, granularity = "per_channel", name = "x", stats = {max = 2.000000e+00 : f32, min = -1.000000e+00 : f32}} : tensor<1x3xf32>
   %o = qopt.observe %x {name = "x", granularity = "per_channel", axis = 1 : i64, stats = {min = -1.0 : f32, max = 2.0 : f32}} : tensor<1x3xf32>
   // CHECK: qopt.quantize %{{.*}} : (tensor<1x3xf32>) -> tensor<1x3x!quant.uniform<i8:f32, 5.000000e-02:-3>>
   %q = qopt.quantize %o : (tensor<1x3xf32>) -> tensor<1x3x!q8>

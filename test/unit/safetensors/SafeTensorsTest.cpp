@@ -178,7 +178,8 @@ TEST(SafeTensorsCorpus, EveryBadFileFailsWithItsMessage) {
     if (line.starts_with("#"))
       continue;
     auto [file, substring] = line.split(": ");
-    ASSERT_FALSE(substring.empty()) << "malformed EXPECTED line: " << line.str();
+    ASSERT_FALSE(substring.empty())
+        << "malformed EXPECTED line: " << line.str();
     listed.insert(file.str());
     std::string path = join(dir, file);
     SCOPED_TRACE(path);
@@ -211,10 +212,10 @@ TEST(SafeTensorsCorpus, EveryBadFileFailsWithItsMessage) {
 //===----------------------------------------------------------------------===//
 
 TEST(SafeTensorsFile, HeaderOrderMetadataAndLookup) {
-  std::string image = buildFile(
-      {{"zeta", "F32", {2}, bytesOf<float>({1.f, 2.f})},
-       {"alpha", "I32", {1}, bytesOf<int32_t>({7})}},
-      R"({"format":"pt","b":"x"})", /*headerPad=*/5);
+  std::string image =
+      buildFile({{"zeta", "F32", {2}, bytesOf<float>({1.f, 2.f})},
+                 {"alpha", "I32", {1}, bytesOf<int32_t>({7})}},
+                R"({"format":"pt","b":"x"})", /*headerPad=*/5);
   auto f = mustOpenBuffer(image);
   ASSERT_TRUE(f);
   ASSERT_EQ(f->tensors().size(), 2u);
@@ -231,8 +232,8 @@ TEST(SafeTensorsFile, HeaderOrderMetadataAndLookup) {
   EXPECT_EQ(alpha->runtimeType, DType::I32);
   EXPECT_EQ(alpha->begin, 8u);
   EXPECT_EQ(alpha->end, 12u);
-  EXPECT_EQ(alpha->data, f->mapping()->getBufferStart() + 8 +
-                             f->headerSize() + 8);
+  EXPECT_EQ(alpha->data,
+            f->mapping()->getBufferStart() + 8 + f->headerSize() + 8);
   EXPECT_EQ(f->lookup("missing"), nullptr);
 
   auto missing = f->asTensor("missing");
@@ -248,10 +249,9 @@ TEST(SafeTensorsFile, EmptyHeaderIsValid) {
 }
 
 TEST(SafeTensorsFile, ZeroSizedTensorsAndScalars) {
-  std::string image =
-      buildFile({{"e1", "F32", {0, 3}, ""},
-                 {"s", "F64", {}, bytesOf<double>({2.5})},
-                 {"e2", "I8", {4, 0}, ""}});
+  std::string image = buildFile({{"e1", "F32", {0, 3}, ""},
+                                 {"s", "F64", {}, bytesOf<double>({2.5})},
+                                 {"e2", "I8", {4, 0}, ""}});
   auto f = mustOpenBuffer(image);
   ASSERT_TRUE(f);
   auto s = f->asTensor("s");
@@ -323,15 +323,14 @@ TEST(SafeTensorsFile, DTypeTable) {
     unsigned bits;
     std::optional<DType> rt;
   };
-  const Row rows[] = {
-      {"F32", 32, DType::F32},  {"F16", 16, DType::F16},
-      {"BF16", 16, DType::BF16}, {"F64", 64, DType::F64},
-      {"I8", 8, DType::I8},     {"U8", 8, DType::U8},
-      {"I16", 16, DType::I16},  {"U16", 16, DType::U16},
-      {"I32", 32, DType::I32},  {"U32", 32, DType::U32},
-      {"I64", 64, DType::I64},  {"U64", 64, DType::U64},
-      {"BOOL", 8, DType::Bool}, {"F8_E4M3", 8, std::nullopt},
-      {"F8_E5M2", 8, std::nullopt}};
+  const Row rows[] = {{"F32", 32, DType::F32},     {"F16", 16, DType::F16},
+                      {"BF16", 16, DType::BF16},   {"F64", 64, DType::F64},
+                      {"I8", 8, DType::I8},        {"U8", 8, DType::U8},
+                      {"I16", 16, DType::I16},     {"U16", 16, DType::U16},
+                      {"I32", 32, DType::I32},     {"U32", 32, DType::U32},
+                      {"I64", 64, DType::I64},     {"U64", 64, DType::U64},
+                      {"BOOL", 8, DType::Bool},    {"F8_E4M3", 8, std::nullopt},
+                      {"F8_E5M2", 8, std::nullopt}};
   for (const Row &r : rows) {
     auto d = lookupDType(r.name);
     ASSERT_TRUE(d.has_value()) << r.name;
@@ -379,8 +378,8 @@ TEST(SafeTensorsFile, StrictJSONDetails) {
 
 TEST(StrictJSON, DuplicatesAnywhereAndOrder) {
   std::vector<std::string> keys;
-  auto v = parseStrictJSON(R"({"b":1,"a":{"x":[{"y":1}]},"c":null})", "t",
-                           &keys);
+  auto v =
+      parseStrictJSON(R"({"b":1,"a":{"x":[{"y":1}]},"c":null})", "t", &keys);
   ASSERT_OK(v);
   EXPECT_EQ(keys, (std::vector<std::string>{"b", "a", "c"}));
 
@@ -388,14 +387,14 @@ TEST(StrictJSON, DuplicatesAnywhereAndOrder) {
   EXPECT_NE(errorOf(d).find("t: duplicate key 'y' in object 'a'.'x'.'[]'"),
             std::string::npos);
   // Same key in sibling objects is fine; escaped spellings collide.
-  EXPECT_TRUE(static_cast<bool>(
-      parseStrictJSON(R"({"a":{"k":1},"b":{"k":1}})", "t")));
+  EXPECT_TRUE(
+      static_cast<bool>(parseStrictJSON(R"({"a":{"k":1},"b":{"k":1}})", "t")));
   auto e = parseStrictJSON(R"({"\u00e9":1,"é":2})", "t");
   EXPECT_NE(errorOf(e).find("duplicate key"), std::string::npos);
   auto s = parseStrictJSON(R"({"k\"q":1,"k\"q":2,"x":"{\"y\":1}"})", "t");
   EXPECT_NE(errorOf(s).find("duplicate key 'k\"q'"), std::string::npos);
-  auto deep = parseStrictJSON(std::string(100, '[') + std::string(100, ']'),
-                              "t");
+  auto deep =
+      parseStrictJSON(std::string(100, '[') + std::string(100, ']'), "t");
   EXPECT_NE(errorOf(deep).find("nests deeper"), std::string::npos);
   auto bad = parseStrictJSON("{\"a\":1,}", "t");
   EXPECT_NE(errorOf(bad).find("t: invalid JSON"), std::string::npos);
@@ -406,12 +405,12 @@ TEST(SafeTensorsFile, RandomMutationsNeverCrash) {
   // JSON-significant characters or random values, truncation, appended
   // bytes). Whatever opens must be fully readable within its bounds; run
   // under ASan/UBSan this checks that no input escapes the validation.
-  const std::string base = buildFile(
-      {{"a", "F32", {2, 2}, bytesOf<float>({1, 2, 3, 4})},
-       {"b", "BOOL", {3}, bytesOf<uint8_t>({1, 0, 1})},
-       {"c", "BF16", {1}, bytesOf<uint16_t>({0x3f80})},
-       {"d", "I64", {0}, ""}},
-      R"({"k":"v"})");
+  const std::string base =
+      buildFile({{"a", "F32", {2, 2}, bytesOf<float>({1, 2, 3, 4})},
+                 {"b", "BOOL", {3}, bytesOf<uint8_t>({1, 0, 1})},
+                 {"c", "BF16", {1}, bytesOf<uint16_t>({0x3f80})},
+                 {"d", "I64", {0}, ""}},
+                R"({"k":"v"})");
   const char interesting[] = "{}[]\",:-0123456789e.\\u \x80\xff";
   std::mt19937 rng(12345);
   int opened = 0;
@@ -431,7 +430,7 @@ TEST(SafeTensorsFile, RandomMutationsNeverCrash) {
         img.resize(pos);
         break;
       default:
-        img.insert(pos < 8 ? 8 : pos, 1,
+        img.insert(std::min(std::max(pos, size_t(8)), img.size()), 1,
                    interesting[rng() % (sizeof(interesting) - 1)]);
         break;
       }
@@ -475,8 +474,8 @@ TEST(GeneratedModels, SingleFileEveryDType) {
   EXPECT_EQ(ck.files().size(), 1u);
   EXPECT_EQ(ck.config(), nullptr); // no config.json next to it
   EXPECT_EQ(ck.files()[0]->metadata().at("format"), "pt");
-  std::vector<std::string> want = {"f32", "f64", "f16", "bf16", "i8",
-                                   "u8",  "i16", "u16", "i32",  "u32",
+  std::vector<std::string> want = {"f32", "f64", "f16",  "bf16",   "i8",
+                                   "u8",  "i16", "u16",  "i32",    "u32",
                                    "i64", "u64", "bool", "scalar", "empty"};
   EXPECT_EQ(ck.tensorNames(), want);
 
@@ -589,8 +588,8 @@ TEST(GeneratedModels, ShardedMatchesSingle) {
         << name;
   }
   // The index may also be passed directly.
-  auto viaIndex = Checkpoint::open(
-      modelsDir("llama_sharded/model.safetensors.index.json"));
+  auto viaIndex =
+      Checkpoint::open(modelsDir("llama_sharded/model.safetensors.index.json"));
   ASSERT_OK(viaIndex);
   EXPECT_EQ((*viaIndex)->tensorNames(), (*single)->tensorNames());
 }
@@ -701,11 +700,9 @@ TEST(Checkpoint, IndexErrors) {
       "\"metadata\" is not a JSON object");
   has(shardedError(R"({"weight_map":{"a":7}})"),
       "weight_map entry for tensor 'a' is not a string");
-  for (const char *bad :
-       {"../s1.safetensors", "sub/s1.safetensors", "/etc/passwd", "..", "",
-        ".", "a\\\\b"}) {
-    std::string idx =
-        std::string(R"({"weight_map":{"a":")") + bad + R"("}})";
+  for (const char *bad : {"../s1.safetensors", "sub/s1.safetensors",
+                          "/etc/passwd", "..", "", ".", "a\\\\b"}) {
+    std::string idx = std::string(R"({"weight_map":{"a":")") + bad + R"("}})";
     has(shardedError(idx), "is not a plain file name in the index's directory");
   }
   has(shardedError(R"({"weight_map":{"a":"s1.safetensors",
@@ -750,8 +747,7 @@ TEST(Checkpoint, IndexErrors) {
   // A malformed shard reports the shard's own path and problem.
   has(shardedError(kIndex,
                    [](TempDir &d) {
-                     writeFile(d.file("s2.safetensors"),
-                               shardB() + "extra");
+                     writeFile(d.file("s2.safetensors"), shardB() + "extra");
                    }),
       "s2.safetensors: trailing bytes: 5 bytes");
 }

@@ -4,8 +4,8 @@
 //
 //===----------------------------------------------------------------------===//
 
-#include "qopt/support/MappedFile.h"
 #include "qopt/support/NpyIO.h"
+#include "qopt/support/MappedFile.h"
 
 #include "llvm/ADT/SmallString.h"
 #include "llvm/Support/Endian.h"
@@ -128,10 +128,10 @@ protected:
     return names;
   }
   /// Writes a zip archive whose members have the given names and contents.
-  std::string writeZip(StringRef name,
-                       const std::vector<std::pair<std::string, std::string>>
-                           &members,
-                       bool deflate) {
+  std::string
+  writeZip(StringRef name,
+           const std::vector<std::pair<std::string, std::string>> &members,
+           bool deflate) {
     std::string p = path(name);
     int err = 0;
     zip_t *za = zip_open(p.c_str(), ZIP_CREATE | ZIP_TRUNCATE, &err);
@@ -139,8 +139,7 @@ protected:
     if (!za)
       return p;
     for (const auto &[memberName, bytes] : members) {
-      zip_source_t *src =
-          zip_source_buffer(za, bytes.data(), bytes.size(), 0);
+      zip_source_t *src = zip_source_buffer(za, bytes.data(), bytes.size(), 0);
       zip_int64_t idx = zip_file_add(za, memberName.c_str(), src, 0);
       EXPECT_GE(idx, 0);
       zip_set_file_compression(za, idx, deflate ? ZIP_CM_DEFLATE : ZIP_CM_STORE,
@@ -258,6 +257,23 @@ TEST_F(NpyIOTest, NpzSeveralMembersKeepOrder) {
   EXPECT_EQ(back->size(), 1u);
 }
 
+TEST_F(NpyIOTest, WritersNormalizeBooleans) {
+  Tensor t(DType::Bool, {3});
+  static_cast<uint8_t *>(t.mutableRawData())[1] = 2; // not canonical
+  std::string npz = path("bools.npz");
+  ASSERT_EQ(errorOf(writeNpz(npz, {{"m", t}, {"n", t}})), "<no error>");
+  llvm::Expected<NamedArrays> back = readNpz(npz);
+  ASSERT_TRUE(static_cast<bool>(back)) << errorOf(back);
+  for (const auto &entry : *back) {
+    const auto *bytes = static_cast<const uint8_t *>(entry.second.rawData());
+    EXPECT_EQ(bytes[0], 0);
+    EXPECT_EQ(bytes[1], 1);
+  }
+  llvm::Expected<std::string> bytes = serializeNpy(t, "m");
+  ASSERT_TRUE(static_cast<bool>(bytes)) << errorOf(bytes);
+  EXPECT_EQ(bytes->substr(bytes->size() - 3), std::string("\0\1\0", 3));
+}
+
 TEST_F(NpyIOTest, EmptyNpz) {
   std::string p = path("empty.npz");
   ASSERT_EQ(errorOf(writeNpz(p, {})), "<no error>");
@@ -272,8 +288,8 @@ TEST_F(NpyIOTest, DeflatedNpzAndNamesWithoutSuffix) {
   llvm::Expected<std::string> aBytes = serializeNpy(a, "a");
   llvm::Expected<std::string> bBytes = serializeNpy(b, "b");
   ASSERT_TRUE(aBytes && bBytes);
-  std::string p = writeZip("deflated.npz",
-                           {{"a.npy", *aBytes}, {"sub/b", *bBytes}}, true);
+  std::string p =
+      writeZip("deflated.npz", {{"a.npy", *aBytes}, {"sub/b", *bBytes}}, true);
   llvm::Expected<NamedArrays> back = readNpz(p);
   ASSERT_TRUE(static_cast<bool>(back)) << errorOf(back);
   ASSERT_EQ(back->size(), 2u);
@@ -306,9 +322,9 @@ TEST_F(NpyIOTest, ReadArraysDispatch) {
 TEST_F(NpyIOTest, Versions2And3) {
   std::string data = rawBytes<float>({1.f, 2.f, 3.f});
   for (unsigned major : {1u, 2u, 3u}) {
-    std::string bytes = makeNpy(
-        "{'descr': '<f4', 'fortran_order': False, 'shape': (3,), }", data,
-        major);
+    std::string bytes =
+        makeNpy("{'descr': '<f4', 'fortran_order': False, 'shape': (3,), }",
+                data, major);
     llvm::Expected<Tensor> t = parseNpy(bytes, "v");
     ASSERT_TRUE(static_cast<bool>(t)) << major << ": " << errorOf(t);
     EXPECT_EQ(t->getAsDouble(2), 3.0);
@@ -318,8 +334,7 @@ TEST_F(NpyIOTest, Versions2And3) {
 TEST_F(NpyIOTest, BigEndianIsSwapped) {
   std::string f32("\x3f\x80\x00\x00\xc0\x20\x00\x00", 8); // 1.0, -2.5
   llvm::Expected<Tensor> t = parseNpy(
-      makeNpy("{'descr': '>f4', 'fortran_order': False, 'shape': (2,), }",
-              f32),
+      makeNpy("{'descr': '>f4', 'fortran_order': False, 'shape': (2,), }", f32),
       "be");
   ASSERT_TRUE(static_cast<bool>(t)) << errorOf(t);
   EXPECT_EQ(t->getAsDouble(0), 1.0);
@@ -327,8 +342,7 @@ TEST_F(NpyIOTest, BigEndianIsSwapped) {
 
   std::string i16("\x01\x02\xff\xfe", 4); // 0x0102, -2
   t = parseNpy(
-      makeNpy("{'descr': '>i2', 'fortran_order': False, 'shape': (2,), }",
-              i16),
+      makeNpy("{'descr': '>i2', 'fortran_order': False, 'shape': (2,), }", i16),
       "be");
   ASSERT_TRUE(static_cast<bool>(t)) << errorOf(t);
   EXPECT_EQ(t->getAsDouble(0), 258.0);
@@ -375,11 +389,11 @@ TEST_F(NpyIOTest, FortranOrderIsTransposed) {
 
 TEST_F(NpyIOTest, HeaderVariants) {
   // Double quotes, other key order, Python 2 long suffixes, no trailing comma.
-  llvm::Expected<Tensor> t = parseNpy(
-      makeNpy("{\"shape\": (2L, 1L), \"fortran_order\": False, "
-              "\"descr\": \"<i8\"}",
-              rawBytes<int64_t>({-5, 7})),
-      "h");
+  llvm::Expected<Tensor> t =
+      parseNpy(makeNpy("{\"shape\": (2L, 1L), \"fortran_order\": False, "
+                       "\"descr\": \"<i8\"}",
+                       rawBytes<int64_t>({-5, 7})),
+               "h");
   ASSERT_TRUE(static_cast<bool>(t)) << errorOf(t);
   EXPECT_EQ(t->shape(), (std::vector<int64_t>{2, 1}));
   EXPECT_EQ(t->getAsDouble(0), -5.0);
@@ -413,8 +427,8 @@ void expectParseError(StringRef bytes, StringRef needle) {
   llvm::Expected<Tensor> t = parseNpy(bytes, "bad.npy");
   std::string msg = errorOf(t);
   EXPECT_TRUE(contains(msg, "bad.npy")) << msg;
-  EXPECT_TRUE(contains(msg, needle)) << "expected '" << needle.str()
-                                     << "' in: " << msg;
+  EXPECT_TRUE(contains(msg, needle))
+      << "expected '" << needle.str() << "' in: " << msg;
 }
 
 const char *kGoodDict =
@@ -452,16 +466,14 @@ TEST_F(NpyIOTest, MalformedNpy) {
   expectParseError(good.substr(0, good.size() - 1), "truncated");
 
   // Shapes.
-  expectParseError(
-      makeNpy("{'descr': '<f4', 'fortran_order': False, "
-              "'shape': (4294967296, 4294967296), }",
-              ""),
-      "overflows");
-  expectParseError(
-      makeNpy("{'descr': '<f8', 'fortran_order': False, "
-              "'shape': (4611686018427387904,), }",
-              ""),
-      "byte size overflows");
+  expectParseError(makeNpy("{'descr': '<f4', 'fortran_order': False, "
+                           "'shape': (4294967296, 4294967296), }",
+                           ""),
+                   "overflows");
+  expectParseError(makeNpy("{'descr': '<f8', 'fortran_order': False, "
+                           "'shape': (4611686018427387904,), }",
+                           ""),
+                   "byte size overflows");
   expectParseError(makeNpy("{'descr': '<f4', 'fortran_order': False, "
                            "'shape': (99999999999999999999,), }",
                            ""),
@@ -480,8 +492,7 @@ TEST_F(NpyIOTest, MalformedNpy) {
                    "tuple");
 
   // Dict structure.
-  expectParseError(makeNpy("{'descr': '<f4', 'shape': (2,), }", ""),
-                   "keys");
+  expectParseError(makeNpy("{'descr': '<f4', 'shape': (2,), }", ""), "keys");
   expectParseError(makeNpy("{'descr': '<f4', 'fortran_order': False, "
                            "'shape': (2,), 'extra': 1}",
                            ""),

@@ -34,10 +34,9 @@ protected:
     writeFile(join(root, "outside.bin"));
     ASSERT_FALSE(llvm::sys::fs::create_link("a.bin", join(base, "link.bin")));
     ASSERT_FALSE(llvm::sys::fs::create_link("sub", join(base, "linkdir")));
-    ASSERT_FALSE(llvm::sys::fs::create_link("../outside.bin",
-                                            join(base, "escape.bin")));
     ASSERT_FALSE(
-        llvm::sys::fs::create_link("deeper", join(base, "sub/inner")));
+        llvm::sys::fs::create_link("../outside.bin", join(base, "escape.bin")));
+    ASSERT_FALSE(llvm::sys::fs::create_link("deeper", join(base, "sub/inner")));
   }
   void TearDown() override { llvm::sys::fs::remove_directories(root); }
 
@@ -66,8 +65,8 @@ protected:
   void expectRejected(StringRef location, StringRef reason) {
     llvm::Expected<std::string> r =
         resolveInside(base, location, "tensor 'w' external data");
-    ASSERT_FALSE(static_cast<bool>(r)) << "'" << location.str()
-                                       << "' was accepted as " << *r;
+    ASSERT_FALSE(static_cast<bool>(r))
+        << "'" << location.str() << "' was accepted as " << *r;
     std::string msg = llvm::toString(r.takeError());
     EXPECT_TRUE(StringRef(msg).contains("tensor 'w' external data")) << msg;
     EXPECT_TRUE(StringRef(msg).contains(reason))

@@ -54,7 +54,8 @@ TEST(DTypeTest, SizesAndClasses) {
     floats += isFloat(t);
     signedInts += isSignedInt(t);
     unsignedInts += isUnsignedInt(t);
-    EXPECT_LE(isFloat(t) + isSignedInt(t) + isUnsignedInt(t), 1) << dtypeName(t);
+    EXPECT_LE(isFloat(t) + isSignedInt(t) + isUnsignedInt(t), 1)
+        << dtypeName(t);
   }
   EXPECT_EQ(floats, 4);
   EXPECT_EQ(signedInts, 4);
@@ -313,8 +314,7 @@ TEST(HalfTest, RoundToNearestEven) {
   EXPECT_EQ(floatToHalf(-std::ldexp(1.0f, -26)), 0x8000);
   EXPECT_EQ(floatToHalf(std::numeric_limits<float>::denorm_min()), 0x0000);
   // Largest subnormal rounds up into the smallest normal.
-  EXPECT_EQ(floatToHalf(std::ldexp(1.0f, -14) - std::ldexp(1.0f, -26)),
-            0x0400);
+  EXPECT_EQ(floatToHalf(std::ldexp(1.0f, -14) - std::ldexp(1.0f, -26)), 0x0400);
   EXPECT_EQ(floatToHalf(std::ldexp(1023.0f, -24)), 0x03ff);
 }
 
