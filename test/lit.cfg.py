@@ -16,7 +16,7 @@ config.test_exec_root = os.path.join(config.qopt_obj_root, "test")
 
 llvm_config.use_default_substitutions()
 llvm_config.with_environment("PATH", config.llvm_tools_dir, append_path=True)
-llvm_config.with_environment("PATH", config.qopt_tools_dir, append_path=False)
+llvm_config.with_environment("PATH", config.qopt_tools_dir, append_path=True)
 # Sanitizer builds: leaks in the LLVM command-line registry are not ours.
 config.environment["ASAN_OPTIONS"] = "detect_leaks=0"
 config.environment["UBSAN_OPTIONS"] = "print_stacktrace=1:halt_on_error=1"

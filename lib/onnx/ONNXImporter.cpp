@@ -1,4 +1,4 @@
-//===- ONNXImporter.cpp - ONNX model to qopt dialect -----------------------===//
+//===- ONNXImporter.cpp - ONNX model to qopt dialect ----------------------===//
 //
 // SPDX-License-Identifier: Apache-2.0 WITH LLVM-exception
 //
@@ -26,12 +26,14 @@
 #include "mlir/IR/Verifier.h"
 #include "llvm/ADT/STLExtras.h"
 #include "llvm/ADT/StringExtras.h"
+#include "llvm/ADT/StringSet.h"
 #include "llvm/Support/Path.h"
 #include "llvm/Support/raw_ostream.h"
 
 #include <google/protobuf/io/coded_stream.h>
 #include <google/protobuf/stubs/logging.h>
 
+#include <algorithm>
 #include <climits>
 #include <queue>
 
@@ -79,6 +81,8 @@ Importer::Importer(MLIRContext &context, StringRef path,
     : ctx(&context), builder(&context), path(path.str()), options(options),
       fileLoc(FileLineColLoc::get(&context, path, 0, 0)) {
   modelDir = llvm::sys::path::parent_path(path).str();
+  if (modelDir.empty())
+    modelDir = ".";
 }
 
 InFlightDiagnostic Importer::fileError() { return emitError(fileLoc); }
@@ -143,6 +147,9 @@ void Importer::defineQuantized(const Node &node, int i,
 }
 
 Value Importer::materializeConstant(ElementsAttr attr, Location loc) {
+  auto it = constants.find(attr);
+  if (it != constants.end())
+    return it->second;
   OpBuilder::InsertionGuard guard(builder);
   if (lastConstant)
     builder.setInsertionPointAfter(lastConstant);
@@ -150,6 +157,7 @@ Value Importer::materializeConstant(ElementsAttr attr, Location loc) {
     builder.setInsertionPointToStart(&func.getBody().front());
   auto op = qopt::ConstantOp::create(builder, loc, attr);
   lastConstant = op;
+  constants[attr] = op.getResult();
   return op.getResult();
 }
 
@@ -157,7 +165,8 @@ FailureOr<Value> Importer::plainValue(Entry &entry, Location useLoc) {
   if (entry.value)
     return entry.value;
   if (entry.constant) {
-    entry.value = materializeConstant(entry.constant, entry.loc.value_or(useLoc));
+    entry.value =
+        materializeConstant(entry.constant, entry.loc.value_or(useLoc));
     return entry.value;
   }
   if (auto q = entry.quantized) {
@@ -180,9 +189,9 @@ FailureOr<Value> Importer::plainValue(Entry &entry, Location useLoc) {
     }
     auto xt = cast<RankedTensorType>(q->input.getType());
     auto type = RankedTensorType::get(xt.getShape(), q->storageType);
-    auto op = typed<qopt::QuantizeOp>(loc, type, q->input, *s, z,
-                                      static_cast<uint64_t>(q->axis),
-                                      uint64_t{0});
+    auto op =
+        typed<qopt::QuantizeOp>(loc, type, q->input, *s, z,
+                                static_cast<uint64_t>(q->axis), uint64_t{0});
     if (failed(op))
       return failure();
     entry.value = op->getResult();
@@ -247,7 +256,8 @@ FailureOr<Value> Importer::reshape(Location loc, Value v,
 
 /// The attribute's declared type, or the one implied by the field that is
 /// set (old models leave `type` unset).
-static onnx::AttributeProto::AttributeType attrType(const onnx::AttributeProto &a) {
+static onnx::AttributeProto::AttributeType
+attrType(const onnx::AttributeProto &a) {
   if (a.type() != onnx::AttributeProto::UNDEFINED)
     return a.type();
   if (a.has_i())
@@ -303,9 +313,9 @@ static LogicalResult checkAttrType(Importer &imp, const Node &node,
   onnx::AttributeProto::AttributeType have = attrType(a);
   if (have == want)
     return success();
-  return imp.nodeError(node) << "attribute '" << a.name() << "' must be "
-                             << attrTypeName(want) << ", got "
-                             << attrTypeName(have);
+  return imp.nodeError(node)
+         << "attribute '" << a.name() << "' must be " << attrTypeName(want)
+         << ", got " << attrTypeName(have);
 }
 
 FailureOr<int64_t> Importer::attrInt(const Node &node, StringRef name,
@@ -392,6 +402,10 @@ LogicalResult Importer::checkModel() {
     return fileError() << "not a valid ONNX model: no ir_version";
   if (!model.has_graph())
     return fileError() << "not a valid ONNX model: no graph";
+  return success();
+}
+
+LogicalResult Importer::checkOpset() {
   bool found = false;
   for (const onnx::OperatorSetIdProto &o : model.opset_import()) {
     if (!isDefaultDomain(o.domain()))
@@ -469,16 +483,14 @@ FailureOr<std::vector<int>> Importer::sortNodes() {
     if (t.name().empty())
       return fileError() << "an initializer has no name";
     if (!producer.try_emplace(t.name(), kInitializer).second)
-      return fileError() << "initializer '" << t.name()
-                         << "' is defined twice";
+      return fileError() << "initializer '" << t.name() << "' is defined twice";
   }
   llvm::StringSet<> inputNames;
   for (const onnx::ValueInfoProto &vi : g.input()) {
     if (vi.name().empty())
       return fileError() << "a graph input has no name";
     if (!inputNames.insert(vi.name()).second)
-      return fileError() << "graph input '" << vi.name()
-                         << "' is listed twice";
+      return fileError() << "graph input '" << vi.name() << "' is listed twice";
     producer.try_emplace(vi.name(), kGraphInput);
   }
   for (int i = 0; i < g.node_size(); ++i) {
@@ -488,8 +500,8 @@ FailureOr<std::vector<int>> Importer::sortNodes() {
       auto [it, inserted] = producer.try_emplace(out, i);
       if (!inserted)
         return fileError() << "tensor '" << out << "' is defined twice: by "
-                           << describe(it->second) << " and by "
-                           << describe(i) << " (duplicate output name)";
+                           << describe(it->second) << " and by " << describe(i)
+                           << " (duplicate output name)";
     }
   }
   std::vector<SmallVector<int>> consumers(g.node_size());
@@ -500,8 +512,8 @@ FailureOr<std::vector<int>> Importer::sortNodes() {
         continue;
       auto it = producer.find(in);
       if (it == producer.end())
-        return emitError(NameLoc::get(StringAttr::get(ctx, nodeName(i)),
-                                      fileLoc))
+        return emitError(
+                   NameLoc::get(StringAttr::get(ctx, nodeName(i)), fileLoc))
                << "node '" << nodeName(i) << "' (" << g.node(i).op_type()
                << ") uses tensor '" << in
                << "', which no node, graph input or initializer defines";
@@ -536,36 +548,55 @@ FailureOr<std::vector<int>> Importer::sortNodes() {
       if (--pending[c] == 0)
         ready.push(c);
   }
-  if (static_cast<int>(order.size()) != g.node_size()) {
-    std::string msg;
-    llvm::raw_string_ostream os(msg);
-    int shown = 0, total = 0;
-    for (int i = 0; i < g.node_size(); ++i) {
-      if (pending[i] == 0)
-        continue;
-      ++total;
-      if (shown < 8) {
-        os << (shown ? ", " : "") << "'" << nodeName(i) << "' ("
-           << g.node(i).op_type() << ")";
-        ++shown;
-      }
+  if (static_cast<int>(order.size()) == g.node_size())
+    return order;
+  // Every unsorted node waits on an unsorted producer; walking producers
+  // from any of them must revisit a node, which closes a cycle.
+  auto unsortedProducer = [&](int i) {
+    for (const std::string &in : g.node(i).input()) {
+      auto it = in.empty() ? producer.end() : producer.find(in);
+      if (it != producer.end() && it->second >= 0 && pending[it->second] > 0)
+        return it->second;
     }
-    if (total > shown)
-      os << ", and " << total - shown << " more";
-    return fileError() << "the graph has a cycle: nodes " << msg
-                       << " (directly or indirectly) depend on their own "
-                          "outputs";
+    return -1;
+  };
+  int start = 0;
+  while (pending[start] == 0)
+    ++start;
+  SmallVector<int> path;
+  llvm::DenseMap<int, size_t> position;
+  int cur = start;
+  while (cur >= 0 && !position.count(cur)) {
+    position[cur] = path.size();
+    path.push_back(cur);
+    cur = unsortedProducer(cur);
   }
-  return order;
+  std::string msg;
+  llvm::raw_string_ostream os(msg);
+  if (cur < 0) {
+    os << "node '" << nodeName(start) << "' cannot be ordered";
+  } else {
+    // path[position[cur]..] follows producers backwards: print it forwards.
+    SmallVector<int> cycle(path.begin() + position[cur], path.end());
+    std::reverse(cycle.begin(), cycle.end());
+    std::rotate(cycle.begin(), llvm::min_element(cycle), cycle.end());
+    cycle.push_back(cycle.front());
+    llvm::interleave(
+        cycle, os,
+        [&](int i) {
+          os << "'" << nodeName(i) << "' (" << g.node(i).op_type() << ")";
+        },
+        " -> ");
+  }
+  return fileError() << "the graph has a cycle: " << msg;
 }
 
 //===----------------------------------------------------------------------===//
 // Inputs, initializers, nodes, outputs
 //===----------------------------------------------------------------------===//
 
-LogicalResult
-Importer::importInputs(SmallVectorImpl<Type> &types,
-                       SmallVectorImpl<std::string> &names) {
+LogicalResult Importer::importInputs(SmallVectorImpl<Type> &types,
+                                     SmallVectorImpl<std::string> &names) {
   const onnx::GraphProto &g = model.graph();
   llvm::StringSet<> initializers;
   for (const onnx::TensorProto &t : g.initializer())
@@ -599,9 +630,9 @@ Importer::importInputs(SmallVectorImpl<Type> &types,
       for (const onnx::TensorShapeProto::Dimension &d : tt.shape().dim()) {
         if (d.has_dim_value()) {
           if (d.dim_value() < 0)
-            return fileError() << "graph input '" << name
-                               << "' has a negative dimension "
-                               << d.dim_value();
+            return fileError()
+                   << "graph input '" << name << "' has a negative dimension "
+                   << d.dim_value();
           shape.push_back(d.dim_value());
         } else {
           shape.push_back(ShapedType::kDynamic);
@@ -615,10 +646,9 @@ Importer::importInputs(SmallVectorImpl<Type> &types,
                              << shape.size() << " " << shapeString(shape);
         for (size_t i = 0; i < shape.size(); ++i) {
           if (!ShapedType::isDynamic(shape[i]) && shape[i] != g2[i])
-            return fileError()
-                   << "--input-shape gives '" << name << "' dimension " << i
-                   << " = " << g2[i] << " but the model fixes it to "
-                   << shape[i];
+            return fileError() << "--input-shape gives '" << name
+                               << "' dimension " << i << " = " << g2[i]
+                               << " but the model fixes it to " << shape[i];
           shape[i] = g2[i];
         }
       }
@@ -684,8 +714,8 @@ LogicalResult Importer::importOutputs() {
     Location loc = NameLoc::get(StringAttr::get(ctx, vi.name()), fileLoc);
     Entry *e = lookup(vi.name());
     if (!e)
-      return emitError(loc) << "graph output '" << vi.name()
-                            << "' is undefined";
+      return emitError(loc)
+             << "graph output '" << vi.name() << "' is undefined";
     auto v = plainValue(*e, loc);
     if (failed(v))
       return failure();
@@ -733,7 +763,7 @@ FailureOr<OwningOpRef<ModuleOp>> Importer::run() {
   ctx->getOrLoadDialect<func::FuncDialect>();
 
   if (failed(parseModel()) || failed(checkModel()) ||
-      failed(checkSupportedOps()))
+      failed(checkSupportedOps()) || failed(checkOpset()))
     return failure();
   auto order = sortNodes();
   if (failed(order))
@@ -745,8 +775,7 @@ FailureOr<OwningOpRef<ModuleOp>> Importer::run() {
 
   OwningOpRef<ModuleOp> module = ModuleOp::create(fileLoc);
   module->getOperation()->setAttr(
-      "qopt.source",
-      StringAttr::get(ctx, llvm::sys::path::filename(path)));
+      "qopt.source", StringAttr::get(ctx, llvm::sys::path::filename(path)));
   module->getOperation()->setAttr("qopt.format", StringAttr::get(ctx, "onnx"));
   module->getOperation()->setAttr("qopt.opset",
                                   builder.getI64IntegerAttr(opset));
@@ -793,12 +822,11 @@ qopt::importONNXFile(MLIRContext &context, StringRef path,
   return importer.run();
 }
 
-std::vector<std::string> qopt::supportedONNXOps() {
-  return supportedOpTypes();
-}
+std::vector<std::string> qopt::supportedONNXOps() { return supportedOpTypes(); }
 
-std::string qopt::parseInputShapes(
-    StringRef spec, llvm::StringMap<llvm::SmallVector<int64_t>> &out) {
+std::string
+qopt::parseInputShapes(StringRef spec,
+                       llvm::StringMap<llvm::SmallVector<int64_t>> &out) {
   SmallVector<StringRef> items;
   spec.split(items, ',', /*MaxSplit=*/-1, /*KeepEmpty=*/false);
   if (items.empty())

@@ -61,9 +61,11 @@ std::optional<int64_t> checkedElementCount(llvm::ArrayRef<int64_t> shape,
 
 /// Reads the values of an integer (or bool) constant, sign- or zero-extended
 /// according to the element type. Works on dense and dense_resource attrs.
-std::optional<llvm::SmallVector<int64_t>> readIntValues(mlir::ElementsAttr attr);
+std::optional<llvm::SmallVector<int64_t>>
+readIntValues(mlir::ElementsAttr attr);
 /// Reads the values of a floating-point constant as doubles.
-std::optional<llvm::SmallVector<double>> readFloatValues(mlir::ElementsAttr attr);
+std::optional<llvm::SmallVector<double>>
+readFloatValues(mlir::ElementsAttr attr);
 /// A dense integer constant of the given shape and element type.
 mlir::DenseElementsAttr makeIntAttr(llvm::ArrayRef<int64_t> shape,
                                     mlir::Type elementType,
@@ -86,13 +88,13 @@ struct Entry {
   /// with the same parameters, and as the dynamic form (a plain integer
   /// result) for every other consumer.
   struct Quantized {
-    mlir::Value input;          ///< the float input x
-    std::string scaleName;      ///< ONNX names of the parameters
-    std::string zeroPointName;  ///< empty when absent
+    mlir::Value input;               ///< the float input x
+    std::string scaleName;           ///< ONNX names of the parameters
+    std::string zeroPointName;       ///< empty when absent
     mlir::quant::QuantizedType type; ///< the static element type
-    mlir::Type storageType;     ///< ui8 / i8 / ui16 / i16 (plain form)
+    mlir::Type storageType;          ///< ui8 / i8 / ui16 / i16 (plain form)
     int64_t axis = 1;
-    mlir::Value staticValue;    ///< memoized static form
+    mlir::Value staticValue; ///< memoized static form
   };
   std::shared_ptr<Quantized> quantized;
 };
@@ -100,9 +102,9 @@ struct Entry {
 /// The node being imported.
 struct Node {
   onnx::NodeProto *proto = nullptr;
-  int index = 0;        ///< position in graph.node
-  std::string name;     ///< node name, or "<op_type>_<index>"
-  mlir::Location loc;   ///< NameLoc(name, FileLineColLoc(path, 0, 0))
+  int index = 0;      ///< position in graph.node
+  std::string name;   ///< node name, or "<op_type>_<index>"
+  mlir::Location loc; ///< NameLoc(name, FileLineColLoc(path, 0, 0))
 
   llvm::StringRef opType() const { return proto->op_type(); }
   /// Input `i`'s tensor name; empty when absent (also past the end).
@@ -249,11 +251,12 @@ public:
                                       std::shared_ptr<const void> owner);
 
 private:
-  friend class GraphBuilder;
   llvm::StringMap<Entry> entries;
   mlir::func::FuncOp func;
   /// Constants are created at the top of the function, in order of first use.
   mlir::Operation *lastConstant = nullptr;
+  /// Materialized constants, so a constant used twice is created once.
+  llvm::DenseMap<mlir::Attribute, mlir::Value> constants;
   /// Mapped external-data files, by resolved path.
   llvm::StringMap<std::shared_ptr<llvm::MemoryBuffer>> externalFiles;
   std::string modelDir;
@@ -262,15 +265,15 @@ private:
   mapExternalFile(llvm::StringRef location, llvm::StringRef what,
                   mlir::Location loc);
   mlir::FailureOr<mlir::ElementsAttr>
-  externalTensorToAttr(onnx::TensorProto &tensor,
-                       mlir::RankedTensorType type, llvm::StringRef what,
-                       mlir::Location loc);
+  externalTensorToAttr(onnx::TensorProto &tensor, mlir::RankedTensorType type,
+                       llvm::StringRef what, mlir::Location loc);
 
   // The driver (ONNXImporter.cpp).
   onnx::ModelProto model;
   mlir::LogicalResult parseModel();
   mlir::LogicalResult checkModel();
   mlir::LogicalResult checkSupportedOps();
+  mlir::LogicalResult checkOpset();
   mlir::FailureOr<std::vector<int>> sortNodes();
   mlir::LogicalResult importInputs(llvm::SmallVectorImpl<mlir::Type> &types,
                                    llvm::SmallVectorImpl<std::string> &names);

@@ -1,4 +1,4 @@
-//===- ONNXTensors.cpp - ONNX tensors to MLIR constants --------------------===//
+//===- ONNXTensors.cpp - ONNX tensors to MLIR constants -------------------===//
 //
 // SPDX-License-Identifier: Apache-2.0 WITH LLVM-exception
 //
@@ -19,6 +19,7 @@
 #include "mlir/IR/DialectResourceBlobManager.h"
 #include "llvm/ADT/APFloat.h"
 #include "llvm/ADT/STLExtras.h"
+#include "llvm/ADT/StringExtras.h"
 #include "llvm/Support/Endian.h"
 #include "llvm/Support/Path.h"
 #include "llvm/Support/raw_ostream.h"
@@ -305,8 +306,8 @@ DenseElementsAttr qopt::onnximport::makeIntAttr(ArrayRef<int64_t> shape,
   SmallVector<APInt> ints;
   ints.reserve(values.size());
   for (int64_t v : values)
-    ints.push_back(APInt(64, static_cast<uint64_t>(v), /*isSigned=*/true)
-                       .trunc(width));
+    ints.push_back(
+        APInt(64, static_cast<uint64_t>(v), /*isSigned=*/true).trunc(width));
   return DenseElementsAttr::get(type, ints);
 }
 
@@ -387,8 +388,8 @@ static LogicalResult decodeTypedData(const onnx::TensorProto &t, Type et,
     if (have == count)
       return success();
     if (have == 0 && count > 0)
-      return emitError(loc) << what << " has no data (expected " << count
-                            << " " << dataTypeName(dt) << " values)";
+      return emitError(loc) << what << " has no data (expected " << count << " "
+                            << dataTypeName(dt) << " values)";
     return emitError(loc) << what << " has " << have << " " << field
                           << " values but its shape needs " << count;
   };
@@ -522,8 +523,8 @@ FailureOr<ElementsAttr> Importer::tensorToAttr(onnx::TensorProto &t,
 
   if (t.data_location() == onnx::TensorProto::EXTERNAL) {
     if (t.has_raw_data() || typedDataCount(t) != 0)
-      return emitError(loc) << what
-                            << " has external data and inline data at once";
+      return emitError(loc)
+             << what << " has external data and inline data at once";
     return externalTensorToAttr(t, type, what, loc);
   }
   if (t.has_raw_data()) {
@@ -567,9 +568,10 @@ Importer::mapExternalFile(StringRef location, StringRef what, Location loc) {
   return *mapped;
 }
 
-FailureOr<ElementsAttr>
-Importer::externalTensorToAttr(onnx::TensorProto &t, RankedTensorType type,
-                               StringRef what, Location loc) {
+FailureOr<ElementsAttr> Importer::externalTensorToAttr(onnx::TensorProto &t,
+                                                       RankedTensorType type,
+                                                       StringRef what,
+                                                       Location loc) {
   std::string location;
   std::optional<uint64_t> offset, length;
   for (const onnx::StringStringEntryProto &kv : t.external_data()) {
@@ -579,8 +581,8 @@ Importer::externalTensorToAttr(onnx::TensorProto &t, RankedTensorType type,
     } else if (key == "offset" || key == "length") {
       uint64_t v;
       if (value.getAsInteger(10, v))
-        return emitError(loc) << what << " has an invalid external data "
-                              << key << " '" << value << "'";
+        return emitError(loc) << what << " has an invalid external data " << key
+                              << " '" << value << "'";
       (key == "offset" ? offset : length) = v;
     }
     // "checksum" and unknown keys do not affect the data.
@@ -598,10 +600,9 @@ Importer::externalTensorToAttr(onnx::TensorProto &t, RankedTensorType type,
                           << size << " bytes)";
   uint64_t len = length.value_or(size - off);
   if (len > size - off)
-    return emitError(loc) << what << " external data [" << off << ", "
-                          << off << " + " << len
-                          << ") is beyond the end of '" << location << "' ("
-                          << size << " bytes)";
+    return emitError(loc) << what << " external data [" << off << ", " << off
+                          << " + " << len << ") is beyond the end of '"
+                          << location << "' (" << size << " bytes)";
   uint64_t need = static_cast<uint64_t>(type.getNumElements()) *
                   static_cast<uint64_t>(elementByteSize(type.getElementType()));
   if (len != need)

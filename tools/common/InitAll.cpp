@@ -67,9 +67,54 @@ bool qopt::isImportedFormat(llvm::StringRef path) {
          llvm::sys::path::filename(path).ends_with(".safetensors.index.json");
 }
 
+/// "file:line:col" (or just "file" for line 0) of the innermost file location
+/// in `loc`, plus the ONNX node / tensor name when the location carries one.
+static std::string describeLocation(Location loc) {
+  std::string name, file;
+  unsigned line = 0, col = 0;
+  loc->walk([&](Location l) {
+    if (auto n = dyn_cast<NameLoc>(l); n && name.empty())
+      name = n.getName().str();
+    if (auto f = dyn_cast<FileLineColLoc>(l); f && file.empty()) {
+      file = f.getFilename().str();
+      line = f.getLine();
+      col = f.getColumn();
+    }
+    return WalkResult::advance();
+  });
+  std::string out = file.empty() ? std::string("<unknown>") : file;
+  if (line)
+    out += ":" + std::to_string(line) + ":" + std::to_string(col);
+  return out;
+}
+
 FailureOr<OwningOpRef<ModuleOp>> qopt::loadModel(MLIRContext &context,
                                                  llvm::StringRef path) {
   context.loadAllAvailableDialects();
+  // Importer diagnostics: one line each, "<file>: error: <message>" (the
+  // message names the node or tensor); remarks and warnings are shown too.
+  ScopedDiagnosticHandler printer(&context, [](Diagnostic &diag) {
+    const char *kind = "note";
+    switch (diag.getSeverity()) {
+    case DiagnosticSeverity::Error:
+      kind = "error";
+      break;
+    case DiagnosticSeverity::Warning:
+      kind = "warning";
+      break;
+    case DiagnosticSeverity::Remark:
+      kind = "remark";
+      break;
+    case DiagnosticSeverity::Note:
+      break;
+    }
+    llvm::errs() << describeLocation(diag.getLocation()) << ": " << kind
+                 << ": " << diag << "\n";
+    for (Diagnostic &note : diag.getNotes())
+      llvm::errs() << describeLocation(note.getLocation())
+                   << ": note: " << note << "\n";
+    return success();
+  });
   llvm::StringRef ext = llvm::sys::path::extension(path);
   if (ext.equals_insensitive(".onnx")) {
     ONNXImportOptions options;

@@ -53,9 +53,9 @@ static cl::opt<std::string>
     compareFile("compare",
                 cl::desc("Compare the outputs with the arrays of this .npz"),
                 cl::cat(runCategory));
-static cl::opt<double> rtol("rtol", cl::desc("Relative tolerance for --compare"),
+static cl::opt<double> rtolOpt("rtol", cl::desc("Relative tolerance for --compare"),
                             cl::init(1e-3), cl::cat(runCategory));
-static cl::opt<double> atol("atol", cl::desc("Absolute tolerance for --compare"),
+static cl::opt<double> atolOpt("atol", cl::desc("Absolute tolerance for --compare"),
                             cl::init(1e-5), cl::cat(runCategory));
 static cl::opt<std::string> functionName("function",
                                          cl::desc("Function to run (default main)"),
@@ -93,7 +93,7 @@ static Stats compareTensors(const Tensor &got, const Tensor &want) {
       s.maxAbs = std::max(s.maxAbs, d);
       if (w != 0)
         s.maxRel = std::max(s.maxRel, d / std::fabs(w));
-      ok = d <= atol + rtol * std::fabs(w);
+      ok = d <= atolOpt + rtolOpt * std::fabs(w);
       dot += g * w;
       ng += g * g;
       nw += w * w;
@@ -276,7 +276,7 @@ int main(int argc, char **argv) {
     return 1;
   }
   llvm::outs() << "qopt-run: " << compared << " output(s) match " << compareFile
-               << llvm::format(" (rtol=%g, atol=%g)\n", (double)rtol,
-                               (double)atol);
+               << llvm::format(" (rtol=%g, atol=%g)\n", (double)rtolOpt,
+                               (double)atolOpt);
   return 0;
 }
