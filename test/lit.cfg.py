@@ -26,3 +26,4 @@ config.substitutions.append(("%python", config.python_executable))
 llvm_config.add_tool_substitutions(["qopt", "qopt-run"], [config.qopt_tools_dir])
 if config.qopt_sanitizers:
     config.available_features.add("asan")
+config.substitutions.append(("%dialect_name", "qopt"))
