@@ -64,8 +64,8 @@ llvm::Expected<Tensor> qopt::kernels::transpose(const Tensor &x,
   const char *kernel = "transpose";
   if (static_cast<int64_t>(perm.size()) != x.rank())
     return kernelError(kernel, "perm has " + llvm::Twine(perm.size()) +
-                                   " entries for a rank-" + llvm::Twine(x.rank()) +
-                                   " tensor");
+                                   " entries for a rank-" +
+                                   llvm::Twine(x.rank()) + " tensor");
   std::vector<bool> seen(x.rank(), false);
   std::vector<int64_t> shape, strides;
   std::vector<int64_t> inStrides = rowMajorStrides(x.shape());
@@ -100,9 +100,9 @@ llvm::Expected<Tensor> qopt::kernels::concat(llvm::ArrayRef<Tensor> inputs,
                                      first.describe());
     for (int64_t d = 0; d < t.rank(); ++d)
       if (d != *ax && t.dim(d) != first.dim(d))
-        return kernelError(kernel, "input " + t.describe() + " does not match " +
-                                       first.describe() + " in dim " +
-                                       llvm::Twine(d));
+        return kernelError(kernel, "input " + t.describe() +
+                                       " does not match " + first.describe() +
+                                       " in dim " + llvm::Twine(d));
     shape[*ax] += t.dim(*ax);
   }
   auto out = makeTensor(kernel, first.dtype(), shape);
@@ -167,9 +167,8 @@ llvm::Expected<Tensor> qopt::kernels::slice(const Tensor &x,
   return out;
 }
 
-llvm::Expected<Tensor> qopt::kernels::gather(const Tensor &data,
-                                             const Tensor &indices,
-                                             int64_t axis) {
+llvm::Expected<Tensor>
+qopt::kernels::gather(const Tensor &data, const Tensor &indices, int64_t axis) {
   const char *kernel = "gather";
   if (indices.dtype() != DType::I32 && indices.dtype() != DType::I64)
     return kernelError(kernel, "indices must be i32 or i64, got " +
@@ -267,7 +266,8 @@ llvm::Expected<Tensor> qopt::kernels::cast(const Tensor &x, DType to) {
         using O = typename decltype(outTag)::type;
         O *dst = static_cast<O *>(out->mutableRawData());
         for (int64_t i = 0; i < n; ++i)
-          dst[i] = static_cast<O>(static_cast<uint64_t>(static_cast<int64_t>(src[i])));
+          dst[i] = static_cast<O>(
+              static_cast<uint64_t>(static_cast<int64_t>(src[i])));
       });
     });
     return out;
@@ -284,10 +284,10 @@ llvm::Expected<Tensor> qopt::kernels::cast(const Tensor &x, DType to) {
     int32_t *dst = out->mutableData<int32_t>();
     for (int64_t i = 0; i < n; ++i) {
       float v = src[i];
-      dst[i] = std::isnan(v)            ? 0
-               : v >= 2147483647.0f     ? INT32_MAX
-               : v <= -2147483648.0f    ? INT32_MIN
-                                        : static_cast<int32_t>(v);
+      dst[i] = std::isnan(v)         ? 0
+               : v >= 2147483647.0f  ? INT32_MAX
+               : v <= -2147483648.0f ? INT32_MIN
+                                     : static_cast<int32_t>(v);
     }
     return out;
   }

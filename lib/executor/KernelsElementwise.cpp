@@ -82,8 +82,8 @@ template <typename T> T nanMin(T a, T b) {
 }
 
 template <typename T>
-void floatBinary(BinaryOp op, const BroadcastPlan &plan, const T *a,
-                 const T *b, T *o) {
+void floatBinary(BinaryOp op, const BroadcastPlan &plan, const T *a, const T *b,
+                 T *o) {
   switch (op) {
   case BinaryOp::Add:
     return binaryLoop(plan, a, b, o, [](T x, T y) { return x + y; });
@@ -304,7 +304,8 @@ template <typename T> T sigmoidOf(T x) {
   return e / (T(1) + e);
 }
 
-template <typename T> void floatUnary(UnaryOp op, const T *in, T *o, int64_t n) {
+template <typename T>
+void floatUnary(UnaryOp op, const T *in, T *o, int64_t n) {
   switch (op) {
   case UnaryOp::Sqrt:
     return unaryLoop(in, o, n, [](T x) { return std::sqrt(x); });
@@ -346,14 +347,14 @@ llvm::Expected<Tensor> qopt::kernels::unary(UnaryOp op, const Tensor &x) {
   bool intOk = op == UnaryOp::Relu || op == UnaryOp::Neg || op == UnaryOp::Abs;
   if (isInteger(dt)) {
     if (!intOk)
-      return kernelError(kernel, "input " + x.describe() +
-                                     " must have a float dtype");
+      return kernelError(kernel,
+                         "input " + x.describe() + " must have a float dtype");
     if (op == UnaryOp::Neg && isUnsignedInt(dt))
       return kernelError(kernel, "input " + x.describe() +
                                      " must be signed to be negated");
   } else if (!isFloat(dt)) {
-    return kernelError(kernel, "input " + x.describe() +
-                                   " must have a numeric dtype");
+    return kernelError(kernel,
+                       "input " + x.describe() + " must have a numeric dtype");
   }
   if (dt == DType::F16 || dt == DType::BF16) {
     auto r = unary(op, toF32(x));

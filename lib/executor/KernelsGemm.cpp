@@ -299,8 +299,9 @@ void microI16Sse(int64_t steps, const int16_t *a, const int16_t *b, int32_t *c,
   for (int64_t s = 0; s < steps; ++s) {
     for (int i = 0; i < MR; ++i)
       for (int j = 0; j < 8; ++j)
-        acc[i][j] += static_cast<uint32_t>(
-            int32_t(a[2 * i]) * b[2 * j] + int32_t(a[2 * i + 1]) * b[2 * j + 1]);
+        acc[i][j] +=
+            static_cast<uint32_t>(int32_t(a[2 * i]) * b[2 * j] +
+                                  int32_t(a[2 * i + 1]) * b[2 * j + 1]);
     a += 2 * MR;
     b += 16;
   }
@@ -326,8 +327,7 @@ struct F32Cfg {
   /// Packs rows [0, mc) x k [k0, k0 + steps) of A into MR-row panels,
   /// zero-padding missing rows.
   static void packA(const float *a, int64_t rsA, int64_t csA, int64_t mc,
-                    int64_t /*kTotal*/, int64_t k0, int64_t steps,
-                    float *dst) {
+                    int64_t /*kTotal*/, int64_t k0, int64_t steps, float *dst) {
     for (int64_t p = 0; p < mc; p += MR) {
       int64_t rows = std::min<int64_t>(MR, mc - p);
       for (int64_t i = 0; i < MR; ++i) {
@@ -374,8 +374,9 @@ struct F32Cfg {
                       bool accumulate) {
     for (int64_t i = 0; i < rows; ++i)
       for (int64_t j = 0; j < cols; ++j)
-        dst[i * ldDst + j] = accumulate ? dst[i * ldDst + j] + src[i * ldSrc + j]
-                                        : src[i * ldSrc + j];
+        dst[i * ldDst + j] = accumulate
+                                 ? dst[i * ldDst + j] + src[i * ldSrc + j]
+                                 : src[i * ldSrc + j];
   }
 };
 
@@ -443,8 +444,8 @@ using MicroFn = void (*)(int64_t, const typename Cfg::Pack *,
 /// The blocked driver shared by both element types.
 template <typename Cfg, typename Item>
 void runGemm(int64_t m, int64_t n, int64_t k, int64_t rsA, int64_t csA,
-             int64_t rsB, int64_t csB, int64_t ldc,
-             llvm::ArrayRef<Item> items, int64_t nr, MicroFn<Cfg> micro) {
+             int64_t rsB, int64_t csB, int64_t ldc, llvm::ArrayRef<Item> items,
+             int64_t nr, MicroFn<Cfg> micro) {
   using In = typename Cfg::In;
   using Pack = typename Cfg::Pack;
   using Acc = typename Cfg::Acc;
@@ -580,8 +581,7 @@ fewRowsAvx2(int64_t m, int64_t k, const float *a, int64_t rsA, int64_t csA,
 /// Dot product with 8 independent partial sums (vectorizable without
 /// reassociation); the summation order is fixed.
 inline __attribute__((always_inline)) float dotBody(const float *x,
-                                                    const float *y,
-                                                    int64_t k) {
+                                                    const float *y, int64_t k) {
   float acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};
   int64_t kk = 0;
   for (; kk + 8 <= k; kk += 8)
@@ -606,9 +606,7 @@ __attribute__((target("avx2,fma"))) float dotAvx2(const float *x,
 
 } // namespace
 
-void kernels::detail::setForceBaselineIsa(bool force) {
-  forceBaseline = force;
-}
+void kernels::detail::setForceBaselineIsa(bool force) { forceBaseline = force; }
 
 bool kernels::detail::usingAvx2() { return useAvx2(); }
 
@@ -624,23 +622,22 @@ void detail::sgemm(int64_t m, int64_t n, int64_t k, int64_t rsA, int64_t csA,
     constexpr int64_t kCols = 512;
     int64_t colBlocks = (n + kCols - 1) / kCols;
     int64_t jobs = colBlocks * static_cast<int64_t>(items.size());
-    parallelFor(jobs, std::max<int64_t>(1, 8192 / std::max<int64_t>(1, k)),
-                [&](int64_t begin, int64_t end) {
-                  for (int64_t job = begin; job < end; ++job) {
-                    const SgemmItem &it = items[job / colBlocks];
-                    int64_t j0 = (job % colBlocks) * kCols;
-                    int64_t j1 = std::min(n, j0 + kCols);
+    parallelFor(
+        jobs, std::max<int64_t>(1, 8192 / std::max<int64_t>(1, k)),
+        [&](int64_t begin, int64_t end) {
+          for (int64_t job = begin; job < end; ++job) {
+            const SgemmItem &it = items[job / colBlocks];
+            int64_t j0 = (job % colBlocks) * kCols;
+            int64_t j1 = std::min(n, j0 + kCols);
 #if QOPT_X86
-                    if (avx2) {
-                      fewRowsAvx2(m, k, it.a, rsA, csA, it.b, rsB, it.c, ldc,
-                                  j0, j1);
-                      continue;
-                    }
+            if (avx2) {
+              fewRowsAvx2(m, k, it.a, rsA, csA, it.b, rsB, it.c, ldc, j0, j1);
+              continue;
+            }
 #endif
-                    fewRowsBaseline(m, k, it.a, rsA, csA, it.b, rsB, it.c,
-                                    ldc, j0, j1);
-                  }
-                });
+            fewRowsBaseline(m, k, it.a, rsA, csA, it.b, rsB, it.c, ldc, j0, j1);
+          }
+        });
     return;
   }
 
@@ -674,17 +671,15 @@ void detail::sgemm(int64_t m, int64_t n, int64_t k, int64_t rsA, int64_t csA,
 
 #if QOPT_X86
   if (avx2) {
-    runGemm<F32Cfg>(m, n, k, rsA, csA, rsB, csB, ldc, items, 16,
-                    microF32Avx2);
+    runGemm<F32Cfg>(m, n, k, rsA, csA, rsB, csB, ldc, items, 16, microF32Avx2);
     return;
   }
 #endif
   runGemm<F32Cfg>(m, n, k, rsA, csA, rsB, csB, ldc, items, 8, microF32Sse);
 }
 
-void detail::igemm16(int64_t m, int64_t n, int64_t k, int64_t lda,
-                     int64_t ldb, int64_t ldc,
-                     llvm::ArrayRef<Igemm16Item> items) {
+void detail::igemm16(int64_t m, int64_t n, int64_t k, int64_t lda, int64_t ldb,
+                     int64_t ldc, llvm::ArrayRef<Igemm16Item> items) {
 #if QOPT_X86
   if (useAvx2()) {
     runGemm<I16Cfg>(m, n, k, lda, 1, ldb, 1, ldc, items, 16, microI16Avx2);

@@ -81,9 +81,7 @@ int64_t dtypeMax(DType t);
 // Dtype dispatch
 //===----------------------------------------------------------------------===//
 
-template <typename T> struct Tag {
-  using type = T;
-};
+template <typename T> struct Tag { using type = T; };
 
 /// Calls fn(Tag<T>{}) with the storage type of an integer dtype (not Bool).
 template <typename Fn> decltype(auto) dispatchInt(DType d, Fn &&fn) {
@@ -225,7 +223,8 @@ inline int64_t ceilDiv(int64_t a, int64_t b) { return -floorDiv(-a, b); }
 inline void validRange(int64_t outSize, int64_t size, int64_t stride,
                        int64_t pad, int64_t offset, int64_t &lo, int64_t &hi) {
   lo = std::max<int64_t>(0, ceilDiv(pad - offset, stride));
-  hi = std::min<int64_t>(outSize, floorDiv(size - 1 + pad - offset, stride) + 1);
+  hi =
+      std::min<int64_t>(outSize, floorDiv(size - 1 + pad - offset, stride) + 1);
   if (hi < lo)
     hi = lo;
 }

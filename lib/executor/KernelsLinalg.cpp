@@ -43,10 +43,10 @@ llvm::Expected<MatmulPlan> detail::planMatmul(const char *kernel,
   plan.n = b.back();
   if (b[b.size() - 2] != plan.k)
     return kernelError(kernel, "inner dimensions differ: A " +
-                                   shapeString(aShape) + " has K = " +
-                                   llvm::Twine(plan.k) + ", B " +
-                                   shapeString(bShape) + " has K = " +
-                                   llvm::Twine(b[b.size() - 2]));
+                                   shapeString(aShape) +
+                                   " has K = " + llvm::Twine(plan.k) + ", B " +
+                                   shapeString(bShape) +
+                                   " has K = " + llvm::Twine(b[b.size() - 2]));
   llvm::ArrayRef<int64_t> batchA(a.data(), a.size() - 2);
   llvm::ArrayRef<int64_t> batchB(b.data(), b.size() - 2);
   auto batch = broadcastShapes(batchA, batchB);
@@ -133,26 +133,24 @@ llvm::Expected<ConvGeometry> detail::planConv(const char *kernel,
   g.dh = o.dilations[0];
   g.dw = o.dilations[1];
   if (g.group < 1)
-    return kernelError(kernel, "group " + llvm::Twine(g.group) +
-                                   " must be >= 1");
+    return kernelError(kernel,
+                       "group " + llvm::Twine(g.group) + " must be >= 1");
   if (g.sh < 1 || g.sw < 1 || g.dh < 1 || g.dw < 1)
     return kernelError(kernel, "strides and dilations must be >= 1");
   if (g.pt < 0 || g.pl < 0 || g.pb < 0 || g.pr < 0)
     return kernelError(kernel, "pads must be >= 0");
   if (g.c % g.group != 0 || g.o % g.group != 0)
-    return kernelError(kernel, "input channels (" + llvm::Twine(g.c) +
-                                   ") and output channels (" +
-                                   llvm::Twine(g.o) +
-                                   ") must be divisible by group " +
-                                   llvm::Twine(g.group));
+    return kernelError(
+        kernel, "input channels (" + llvm::Twine(g.c) +
+                    ") and output channels (" + llvm::Twine(g.o) +
+                    ") must be divisible by group " + llvm::Twine(g.group));
   g.cg = g.c / g.group;
   g.og = g.o / g.group;
   if (w.dim(1) != g.cg)
-    return kernelError(kernel, "weights W " + w.describe() + " must have " +
-                                   llvm::Twine(g.cg) +
-                                   " input channels per group (X " +
-                                   x.describe() + ", group " +
-                                   llvm::Twine(g.group) + ")");
+    return kernelError(
+        kernel, "weights W " + w.describe() + " must have " +
+                    llvm::Twine(g.cg) + " input channels per group (X " +
+                    x.describe() + ", group " + llvm::Twine(g.group) + ")");
   if (g.kh < 1 || g.kw < 1)
     return kernelError(kernel, "kernel " + w.describe() + " is empty");
   int64_t effH = g.dh * (g.kh - 1) + 1, effW = g.dw * (g.kw - 1) + 1;
@@ -161,8 +159,7 @@ llvm::Expected<ConvGeometry> detail::planConv(const char *kernel,
     return kernelError(kernel, "dilated kernel " + llvm::Twine(effH) + "x" +
                                    llvm::Twine(effW) +
                                    " is larger than the padded input " +
-                                   llvm::Twine(padH) + "x" +
-                                   llvm::Twine(padW));
+                                   llvm::Twine(padH) + "x" + llvm::Twine(padW));
   g.oh = (padH - effH) / g.sh + 1;
   g.ow = (padW - effW) / g.sw + 1;
   return g;
@@ -231,8 +228,7 @@ llvm::Expected<Tensor> qopt::kernels::matmul(const Tensor &a, const Tensor &b) {
     float *pc = out.mutableData<float>();
     std::vector<SgemmItem> items(plan.batch);
     for (int64_t i = 0; i < plan.batch; ++i)
-      items[i] = {pa + plan.aOffsets[i], pb + plan.bOffsets[i],
-                  pc + i * m * n};
+      items[i] = {pa + plan.aOffsets[i], pb + plan.bOffsets[i], pc + i * m * n};
     sgemm(m, n, k, k, 1, n, 1, n, items);
     return out;
   }
@@ -276,10 +272,9 @@ llvm::Expected<Tensor> qopt::kernels::gemm(const Tensor &a, const Tensor &b,
     int64_t cm = c->rank() == 2 ? c->dim(0) : 1;
     int64_t cn = c->rank() >= 1 ? c->dim(c->rank() - 1) : 1;
     if ((cm != 1 && cm != m) || (cn != 1 && cn != n))
-      return kernelError(kernel, "C " + c->describe() +
-                                     " cannot be broadcast to [" +
-                                     llvm::Twine(m) + "x" + llvm::Twine(n) +
-                                     "]");
+      return kernelError(kernel,
+                         "C " + c->describe() + " cannot be broadcast to [" +
+                             llvm::Twine(m) + "x" + llvm::Twine(n) + "]");
     cColStride = cn == 1 ? 0 : 1;
     cRowStride = cm == 1 ? 0 : cn;
   }
@@ -341,19 +336,19 @@ template <typename T>
 void convDirect(const ConvGeometry &g, const T *x, const T *w, const T *bias,
                 T *y) {
   int64_t plane = g.oh * g.ow;
-  parallelFor(g.n * g.o,
-              std::max<int64_t>(1, 16384 / std::max<int64_t>(
-                                              1, plane * g.kh * g.kw)),
-              [&](int64_t begin, int64_t end) {
-                for (int64_t job = begin; job < end; ++job) {
-                  int64_t img = job / g.o, oc = job % g.o;
-                  int64_t ic = oc / g.og; // cg == 1: one input channel
-                  T *out = y + job * plane;
-                  std::fill(out, out + plane, bias ? bias[oc] : T(0));
-                  directPlane<T, T>(g, x + (img * g.c + ic) * g.h * g.w,
-                                    w + oc * g.kh * g.kw, out);
-                }
-              });
+  parallelFor(
+      g.n * g.o,
+      std::max<int64_t>(1, 16384 / std::max<int64_t>(1, plane * g.kh * g.kw)),
+      [&](int64_t begin, int64_t end) {
+        for (int64_t job = begin; job < end; ++job) {
+          int64_t img = job / g.o, oc = job % g.o;
+          int64_t ic = oc / g.og; // cg == 1: one input channel
+          T *out = y + job * plane;
+          std::fill(out, out + plane, bias ? bias[oc] : T(0));
+          directPlane<T, T>(g, x + (img * g.c + ic) * g.h * g.w,
+                            w + oc * g.kh * g.kw, out);
+        }
+      });
 }
 
 /// im2col + GEMM for float and double.
@@ -365,10 +360,13 @@ void convIm2col(const ConvGeometry &g, const T *x, const T *w, const T *bias,
   const bool pointwise = g.kh == 1 && g.kw == 1 && g.sh == 1 && g.sw == 1 &&
                          g.pt == 0 && g.pl == 0 && g.pb == 0 && g.pr == 0;
   const int64_t colPerImage = pointwise ? 0 : g.group * kdim * plane;
+  // colPerImage is 0 for pointwise convolutions and for inputs without
+  // channels (then the GEMMs have K = 0 and just zero the output).
   const int64_t chunk =
-      pointwise ? g.n
-                : std::max<int64_t>(1, std::min<int64_t>(
-                                           g.n, kIm2colBudget / colPerImage));
+      colPerImage == 0
+          ? g.n
+          : std::max<int64_t>(
+                1, std::min<int64_t>(g.n, kIm2colBudget / colPerImage));
   std::vector<T> col(static_cast<size_t>(colPerImage * chunk));
 
   for (int64_t n0 = 0; n0 < g.n; n0 += chunk) {
@@ -385,7 +383,8 @@ void convIm2col(const ConvGeometry &g, const T *x, const T *w, const T *bias,
                       int64_t r1 = std::min(kdim, r0 + (end - begin));
                       const T *src =
                           x + ((n0 + img) * g.c + grp * g.cg) * g.h * g.w;
-                      T *dst = col.data() + (img * g.group + grp) * kdim * plane;
+                      T *dst =
+                          col.data() + (img * g.group + grp) * kdim * plane;
                       im2colRows(g, src, dst, r0, r1);
                       begin += r1 - r0;
                     }
@@ -406,11 +405,11 @@ void convIm2col(const ConvGeometry &g, const T *x, const T *w, const T *bias,
     } else {
       for (int64_t img = 0; img < nc; ++img)
         for (int64_t grp = 0; grp < g.group; ++grp) {
-          const T *bm =
-              pointwise ? x + ((n0 + img) * g.c + grp * g.cg) * plane
-                        : col.data() + (img * g.group + grp) * kdim * plane;
-          dgemm(g.og, plane, kdim, w + grp * g.og * kdim, kdim, 1, bm, plane,
-                1, y + ((n0 + img) * g.o + grp * g.og) * plane, plane);
+          const T *bm = pointwise
+                            ? x + ((n0 + img) * g.c + grp * g.cg) * plane
+                            : col.data() + (img * g.group + grp) * kdim * plane;
+          dgemm(g.og, plane, kdim, w + grp * g.og * kdim, kdim, 1, bm, plane, 1,
+                y + ((n0 + img) * g.o + grp * g.og) * plane, plane);
         }
     }
   }
@@ -501,9 +500,11 @@ llvm::Expected<PoolGeometry> planPool(const char *kernel, const Tensor &x,
   if (x.rank() != 4)
     return kernelError(kernel, "input X " + x.describe() +
                                    " must have rank 4 [N, C, H, W]");
-  PoolGeometry g{x.dim(0), x.dim(1), x.dim(2), x.dim(3), 0, 0,
-                 o.kernel[0], o.kernel[1], o.strides[0], o.strides[1],
-                 o.pads[0], o.pads[1], o.pads[2], o.pads[3], o.dilations[0],
+  PoolGeometry g{x.dim(0),      x.dim(1),    x.dim(2),
+                 x.dim(3),      0,           0,
+                 o.kernel[0],   o.kernel[1], o.strides[0],
+                 o.strides[1],  o.pads[0],   o.pads[1],
+                 o.pads[2],     o.pads[3],   o.dilations[0],
                  o.dilations[1]};
   if (g.kh < 1 || g.kw < 1 || g.sh < 1 || g.sw < 1 || g.dh < 1 || g.dw < 1)
     return kernelError(kernel, "kernel, strides and dilations must be >= 1");
@@ -520,40 +521,64 @@ llvm::Expected<PoolGeometry> planPool(const char *kernel, const Tensor &x,
                                    x.describe());
   g.oh = poolOutSize(g.h, g.pt, g.pb, effH, g.sh, o.ceilMode);
   g.ow = poolOutSize(g.w, g.pl, g.pr, effW, g.sw, o.ceilMode);
+  // With dilations a window can straddle the whole input without a tap
+  // inside it (e.g. H = 1, kernel 2, dilation 3, pads 2): reject that rather
+  // than return -inf (max) or 0 / 0 (average).
+  auto windowMissesInput = [](int64_t out, int64_t in, int64_t pad,
+                              int64_t stride, int64_t kernel, int64_t dil) {
+    for (int64_t i = 0; i < out; ++i) {
+      int64_t start = i * stride - pad;
+      int64_t first = std::max<int64_t>(0, ceilDiv(-start, dil));
+      int64_t last =
+          std::min<int64_t>(kernel - 1, floorDiv(in - 1 - start, dil));
+      if (last < first)
+        return true;
+    }
+    return false;
+  };
+  if (windowMissesInput(g.oh, g.h, g.pt, g.sh, g.kh, g.dh) ||
+      windowMissesInput(g.ow, g.w, g.pl, g.sw, g.kw, g.dw))
+    return kernelError(kernel, "a pooling window of X " + x.describe() +
+                                   " lies entirely in the padding (kernel " +
+                                   llvm::Twine(g.kh) + "x" + llvm::Twine(g.kw) +
+                                   ", dilations " + llvm::Twine(g.dh) + "x" +
+                                   llvm::Twine(g.dw) + ")");
   return g;
 }
 
-template <typename T> void maxPoolImpl(const PoolGeometry &g, const T *x, T *y) {
+template <typename T>
+void maxPoolImpl(const PoolGeometry &g, const T *x, T *y) {
   int64_t inPlane = g.h * g.w, outPlane = g.oh * g.ow;
-  parallelFor(g.n * g.c, std::max<int64_t>(1, 8192 / std::max<int64_t>(
-                                                  1, outPlane * g.kh * g.kw)),
-              [&](int64_t begin, int64_t end) {
-                for (int64_t p = begin; p < end; ++p) {
-                  const T *in = x + p * inPlane;
-                  T *out = y + p * outPlane;
-                  for (int64_t oy = 0; oy < g.oh; ++oy)
-                    for (int64_t ox = 0; ox < g.ow; ++ox) {
-                      T m = std::numeric_limits<T>::lowest();
-                      if constexpr (std::is_floating_point_v<T>)
-                        m = -std::numeric_limits<T>::infinity();
-                      for (int64_t ki = 0; ki < g.kh; ++ki) {
-                        int64_t iy = oy * g.sh - g.pt + ki * g.dh;
-                        if (iy < 0 || iy >= g.h)
-                          continue;
-                        for (int64_t kj = 0; kj < g.kw; ++kj) {
-                          int64_t ix = ox * g.sw - g.pl + kj * g.dw;
-                          if (ix < 0 || ix >= g.w)
-                            continue;
-                          T v = in[iy * g.w + ix];
-                          // NaN wins and stays.
-                          if (v > m || v != v)
-                            m = v;
-                        }
-                      }
-                      out[oy * g.ow + ox] = m;
-                    }
+  parallelFor(
+      g.n * g.c,
+      std::max<int64_t>(1, 8192 / std::max<int64_t>(1, outPlane * g.kh * g.kw)),
+      [&](int64_t begin, int64_t end) {
+        for (int64_t p = begin; p < end; ++p) {
+          const T *in = x + p * inPlane;
+          T *out = y + p * outPlane;
+          for (int64_t oy = 0; oy < g.oh; ++oy)
+            for (int64_t ox = 0; ox < g.ow; ++ox) {
+              T m = std::numeric_limits<T>::lowest();
+              if constexpr (std::is_floating_point_v<T>)
+                m = -std::numeric_limits<T>::infinity();
+              for (int64_t ki = 0; ki < g.kh; ++ki) {
+                int64_t iy = oy * g.sh - g.pt + ki * g.dh;
+                if (iy < 0 || iy >= g.h)
+                  continue;
+                for (int64_t kj = 0; kj < g.kw; ++kj) {
+                  int64_t ix = ox * g.sw - g.pl + kj * g.dw;
+                  if (ix < 0 || ix >= g.w)
+                    continue;
+                  T v = in[iy * g.w + ix];
+                  // NaN wins and stays.
+                  if (v > m || v != v)
+                    m = v;
                 }
-              });
+              }
+              out[oy * g.ow + ox] = m;
+            }
+        }
+      });
 }
 
 /// Number of taps k in [0, kernel) with start + k * dil in [lo, hi).
@@ -568,42 +593,41 @@ template <typename T>
 void avgPoolImpl(const PoolGeometry &g, bool countIncludePad, const T *x,
                  T *y) {
   int64_t inPlane = g.h * g.w, outPlane = g.oh * g.ow;
-  parallelFor(g.n * g.c, std::max<int64_t>(1, 8192 / std::max<int64_t>(
-                                                  1, outPlane * g.kh * g.kw)),
-              [&](int64_t begin, int64_t end) {
-                for (int64_t p = begin; p < end; ++p) {
-                  const T *in = x + p * inPlane;
-                  T *out = y + p * outPlane;
-                  for (int64_t oy = 0; oy < g.oh; ++oy) {
-                    int64_t y0 = oy * g.sh - g.pt;
-                    int64_t cy =
-                        countIncludePad
-                            ? tapsInRange(y0, g.kh, g.dh, -g.pt, g.h + g.pb)
-                            : tapsInRange(y0, g.kh, g.dh, 0, g.h);
-                    for (int64_t ox = 0; ox < g.ow; ++ox) {
-                      int64_t x0 = ox * g.sw - g.pl;
-                      int64_t cx =
-                          countIncludePad
-                              ? tapsInRange(x0, g.kw, g.dw, -g.pl, g.w + g.pr)
-                              : tapsInRange(x0, g.kw, g.dw, 0, g.w);
-                      double sum = 0.0;
-                      for (int64_t ki = 0; ki < g.kh; ++ki) {
-                        int64_t iy = y0 + ki * g.dh;
-                        if (iy < 0 || iy >= g.h)
-                          continue;
-                        for (int64_t kj = 0; kj < g.kw; ++kj) {
-                          int64_t ix = x0 + kj * g.dw;
-                          if (ix < 0 || ix >= g.w)
-                            continue;
-                          sum += static_cast<double>(in[iy * g.w + ix]);
-                        }
-                      }
-                      out[oy * g.ow + ox] =
-                          static_cast<T>(sum / static_cast<double>(cy * cx));
-                    }
-                  }
+  parallelFor(
+      g.n * g.c,
+      std::max<int64_t>(1, 8192 / std::max<int64_t>(1, outPlane * g.kh * g.kw)),
+      [&](int64_t begin, int64_t end) {
+        for (int64_t p = begin; p < end; ++p) {
+          const T *in = x + p * inPlane;
+          T *out = y + p * outPlane;
+          for (int64_t oy = 0; oy < g.oh; ++oy) {
+            int64_t y0 = oy * g.sh - g.pt;
+            int64_t cy = countIncludePad
+                             ? tapsInRange(y0, g.kh, g.dh, -g.pt, g.h + g.pb)
+                             : tapsInRange(y0, g.kh, g.dh, 0, g.h);
+            for (int64_t ox = 0; ox < g.ow; ++ox) {
+              int64_t x0 = ox * g.sw - g.pl;
+              int64_t cx = countIncludePad
+                               ? tapsInRange(x0, g.kw, g.dw, -g.pl, g.w + g.pr)
+                               : tapsInRange(x0, g.kw, g.dw, 0, g.w);
+              double sum = 0.0;
+              for (int64_t ki = 0; ki < g.kh; ++ki) {
+                int64_t iy = y0 + ki * g.dh;
+                if (iy < 0 || iy >= g.h)
+                  continue;
+                for (int64_t kj = 0; kj < g.kw; ++kj) {
+                  int64_t ix = x0 + kj * g.dw;
+                  if (ix < 0 || ix >= g.w)
+                    continue;
+                  sum += static_cast<double>(in[iy * g.w + ix]);
                 }
-              });
+              }
+              out[oy * g.ow + ox] =
+                  static_cast<T>(sum / static_cast<double>(cy * cx));
+            }
+          }
+        }
+      });
 }
 
 } // namespace
@@ -696,7 +720,8 @@ llvm::Expected<Tensor> qopt::kernels::globalAvgPool(const Tensor &x) {
     using T = typename decltype(tag)::type;
     const T *in = x.data<T>();
     T *o = out.mutableData<T>();
-    parallelFor(planes, std::max<int64_t>(1, 32768 / std::max<int64_t>(1, size)),
+    parallelFor(planes,
+                std::max<int64_t>(1, 32768 / std::max<int64_t>(1, size)),
                 [&](int64_t begin, int64_t end) {
                   for (int64_t p = begin; p < end; ++p) {
                     double sum = 0.0;

@@ -33,8 +33,8 @@ llvm::Expected<Tensor> detail::makeTensor(const char *kernel, DType dtype,
   if (static_cast<uint64_t>(*n) >
       static_cast<uint64_t>(std::numeric_limits<int64_t>::max()) /
           dtypeSize(dtype))
-    return kernelError(kernel, "result shape " + shapeString(shape) +
-                                   " is too large");
+    return kernelError(kernel,
+                       "result shape " + shapeString(shape) + " is too large");
   return Tensor(dtype, std::move(shape));
 }
 
