@@ -25,3 +25,13 @@ echo
 echo "== 2. run it with the reference executor on the bundled evaluation set"
 "$BIN/qopt-run" "$OUT/digits_mlp.mlir" --inputs "$EX/eval.npz" \
   --outputs "$OUT/logits.npz" --force --compare "$EX/expected_logits.npz"
+echo
+echo "== 3. accuracy of the imported model on the held-out digits (labels y in eval.npz)"
+/usr/bin/python3 - "$OUT/logits.npz" "$EX/eval.npz" <<'PY'
+import sys
+import numpy as np
+logits = np.load(sys.argv[1])["logits"]
+y = np.load(sys.argv[2])["y"]
+acc = float((logits.argmax(axis=1) == y).mean())
+print(f"top-1 accuracy: {acc * 100:.2f}% on {len(y)} samples")
+PY
