@@ -8,6 +8,8 @@
 
 #include <cmath>
 #include <cstring>
+#include <limits>
+#include <type_traits>
 
 using namespace qopt;
 using namespace qopt::kernels;
@@ -241,6 +243,113 @@ llvm::Expected<Tensor> qopt::kernels::where(const Tensor &cond, const Tensor &x,
   return out;
 }
 
+namespace {
+
+/// Storage stand-ins for the dtypes whose C++ storage type is ambiguous.
+struct HalfBits {
+  uint16_t v;
+};
+struct BF16Bits {
+  uint16_t v;
+};
+struct BoolByte {
+  uint8_t v;
+};
+
+template <typename T>
+constexpr bool isFloatLike =
+    std::is_floating_point_v<T> || std::is_same_v<T, HalfBits> ||
+    std::is_same_v<T, BF16Bits>;
+
+/// Calls fn(Tag<T>{}) with the storage type of any dtype.
+template <typename Fn> void dispatchCastType(DType d, Fn &&fn) {
+  switch (d) {
+  case DType::F32:
+    return fn(Tag<float>{});
+  case DType::F64:
+    return fn(Tag<double>{});
+  case DType::F16:
+    return fn(Tag<HalfBits>{});
+  case DType::BF16:
+    return fn(Tag<BF16Bits>{});
+  case DType::Bool:
+    return fn(Tag<BoolByte>{});
+  default:
+    return dispatchInt(d, fn);
+  }
+}
+
+/// Exact widening of a float-like value to double.
+template <typename S> double widen(S s) {
+  if constexpr (std::is_same_v<S, HalfBits>)
+    return halfToFloat(s.v);
+  else if constexpr (std::is_same_v<S, BF16Bits>)
+    return bf16ToFloat(s.v);
+  else
+    return static_cast<double>(s);
+}
+
+/// double -> integer: truncation toward zero, saturating, NaN -> 0.
+template <typename D> D toIntSaturating(double v) {
+  if (v != v)
+    return 0;
+  constexpr double lo = static_cast<double>(std::numeric_limits<D>::min());
+  // max + 1 is a power of two, exact in double.
+  constexpr double hiExcl =
+      static_cast<double>(std::numeric_limits<D>::max() / 2 + 1) * 2.0;
+  if (v <= lo)
+    return std::numeric_limits<D>::min();
+  if (v >= hiExcl)
+    return std::numeric_limits<D>::max();
+  return static_cast<D>(v);
+}
+
+/// One element of ONNX Cast with the semantics documented in Kernels.h.
+template <typename S, typename D> D castElement(S s) {
+  if constexpr (std::is_same_v<S, BoolByte>) {
+    return castElement<uint8_t, D>(s.v != 0 ? 1 : 0);
+  } else if constexpr (std::is_same_v<D, BoolByte>) {
+    if constexpr (isFloatLike<S>) {
+      double v = widen(s);
+      return BoolByte{static_cast<uint8_t>(v != 0.0)}; // NaN != 0
+    } else {
+      return BoolByte{static_cast<uint8_t>(s != 0)};
+    }
+  } else if constexpr (isFloatLike<S>) {
+    if constexpr (std::is_same_v<S, float> && std::is_same_v<D, HalfBits>)
+      return HalfBits{floatToHalf(s)};
+    else if constexpr (std::is_same_v<S, float> && std::is_same_v<D, BF16Bits>)
+      return BF16Bits{floatToBf16(s)};
+    else if constexpr (std::is_same_v<D, HalfBits>)
+      return HalfBits{doubleToHalf(widen(s))};
+    else if constexpr (std::is_same_v<D, BF16Bits>)
+      return BF16Bits{doubleToBf16(widen(s))};
+    else if constexpr (std::is_floating_point_v<D>)
+      return static_cast<D>(widen(s));
+    else
+      return toIntSaturating<D>(widen(s));
+  } else {
+    // Integer source.
+    if constexpr (std::is_floating_point_v<D>) {
+      return static_cast<D>(s); // one rounding
+    } else if constexpr (std::is_same_v<D, HalfBits> ||
+                         std::is_same_v<D, BF16Bits>) {
+      // Exact in double below 2^53; beyond that one extra rounding.
+      double v = static_cast<double>(s);
+      if constexpr (std::is_same_v<D, HalfBits>)
+        return HalfBits{doubleToHalf(v)};
+      else
+        return BF16Bits{doubleToBf16(v)};
+    } else {
+      // Integer -> integer keeps the low bits (two's complement).
+      using U = std::make_unsigned_t<D>;
+      return static_cast<D>(static_cast<U>(s));
+    }
+  }
+}
+
+} // namespace
+
 llvm::Expected<Tensor> qopt::kernels::cast(const Tensor &x, DType to) {
   const char *kernel = "cast";
   if (x.dtype() == to)
@@ -249,51 +358,19 @@ llvm::Expected<Tensor> qopt::kernels::cast(const Tensor &x, DType to) {
   if (!out)
     return out.takeError();
   int64_t n = x.numElements();
-  if (to == DType::Bool) {
-    uint8_t *o = static_cast<uint8_t *>(out->mutableRawData());
-    for (int64_t i = 0; i < n; ++i) {
-      double v = x.getAsDouble(i);
-      o[i] = v != 0 || std::isnan(v);
-    }
-    return out;
-  }
-  if (isInteger(x.dtype()) && isInteger(to)) {
-    // Integer to integer keeps the low bits (two's complement).
-    dispatchInt(x.dtype(), [&](auto inTag) {
-      using I = typename decltype(inTag)::type;
-      const I *src = static_cast<const I *>(x.rawData());
-      dispatchInt(to, [&](auto outTag) {
-        using O = typename decltype(outTag)::type;
-        O *dst = static_cast<O *>(out->mutableRawData());
-        for (int64_t i = 0; i < n; ++i)
-          dst[i] = static_cast<O>(
-              static_cast<uint64_t>(static_cast<int64_t>(src[i])));
+  const void *src = x.rawData();
+  void *dst = out->mutableRawData();
+  dispatchCastType(x.dtype(), [&](auto inTag) {
+    using S = typename decltype(inTag)::type;
+    dispatchCastType(to, [&](auto outTag) {
+      using D = typename decltype(outTag)::type;
+      const S *in = static_cast<const S *>(src);
+      D *o = static_cast<D *>(dst);
+      parallelFor(n, 65536, [&](int64_t begin, int64_t end) {
+        for (int64_t i = begin; i < end; ++i)
+          o[i] = castElement<S, D>(in[i]);
       });
     });
-    return out;
-  }
-  if (x.dtype() == DType::U64 && isFloat(to)) {
-    const uint64_t *src = x.data<uint64_t>();
-    for (int64_t i = 0; i < n; ++i)
-      out->setFromDouble(i, static_cast<double>(src[i]));
-    return out;
-  }
-  if (x.dtype() == DType::F32 && to == DType::I32) {
-    // Hot path of quantized graphs; same semantics as setFromDouble.
-    const float *src = x.data<float>();
-    int32_t *dst = out->mutableData<int32_t>();
-    for (int64_t i = 0; i < n; ++i) {
-      float v = src[i];
-      dst[i] = std::isnan(v)         ? 0
-               : v >= 2147483647.0f  ? INT32_MAX
-               : v <= -2147483648.0f ? INT32_MIN
-                                     : static_cast<int32_t>(v);
-    }
-    return out;
-  }
-  // Float <-> anything and integer -> float: via double, which is exact for
-  // every source value except 64-bit integers beyond 2^53.
-  for (int64_t i = 0; i < n; ++i)
-    out->setFromDouble(i, x.getAsDouble(i));
+  });
   return out;
 }

@@ -17,6 +17,8 @@
 #include <cmath>
 #include <cstdio>
 #include <limits>
+#include <memory>
+#include <string>
 
 using namespace qopt;
 using namespace qopt::kernels;
@@ -184,14 +186,22 @@ inline int64_t saturateRounded(float r, int64_t zp, int64_t lo, int64_t hi) {
   return static_cast<int64_t>(v);
 }
 
-/// Runs fn(o, a, i, flatIndex) over [outer, axisLen, inner], parallel over
-/// rows of `inner` elements.
+/// Runs fn(o, a, base, count) over [outer, axisLen, inner] in parallel:
+/// elements [base, base + count) of row (o, a), at index i - base within the
+/// row. Rows are `inner` long, except that per-tensor data (one row) is split
+/// into chunks so that every thread takes part.
 template <typename Fn> void forEachParamRow(const ParamLayout &l, Fn &&fn) {
+  if (l.kind == ParamLayout::PerTensor) {
+    parallelFor(l.inner, 16384, [&](int64_t begin, int64_t end) {
+      fn(int64_t(0), int64_t(0), begin, end - begin);
+    });
+    return;
+  }
   int64_t rows = l.outer * l.axisLen;
   parallelFor(rows, std::max<int64_t>(1, 16384 / std::max<int64_t>(1, l.inner)),
               [&](int64_t begin, int64_t end) {
                 for (int64_t r = begin; r < end; ++r)
-                  fn(r / l.axisLen, r % l.axisLen, r * l.inner);
+                  fn(r / l.axisLen, r % l.axisLen, r * l.inner, l.inner);
               });
 }
 
@@ -237,17 +247,17 @@ llvm::Expected<Tensor> qopt::kernels::quantizeLinear(
   dispatchInt(outDType, [&](auto tag) {
     using Q = typename decltype(tag)::type;
     Q *o = static_cast<Q *>(out.mutableRawData());
-    forEachParamRow(l, [&](int64_t oi, int64_t a, int64_t base) {
+    forEachParamRow(l, [&](int64_t oi, int64_t a, int64_t base, int64_t count) {
       if (l.kind != ParamLayout::Blocked) {
         int64_t p = l.index(oi, a, 0);
         float sc = s[p];
         int64_t z = zp[p];
-        for (int64_t i = 0; i < l.inner; ++i)
+        for (int64_t i = 0; i < count; ++i)
           o[base + i] = static_cast<Q>(
               saturateRounded(std::nearbyint(in[base + i] / sc), z, lo, hi));
         return;
       }
-      for (int64_t i = 0; i < l.inner; ++i) {
+      for (int64_t i = 0; i < count; ++i) {
         int64_t p = l.index(oi, a, i);
         o[base + i] = static_cast<Q>(saturateRounded(
             std::nearbyint(in[base + i] / s[p]), zp[p], lo, hi));
@@ -286,8 +296,8 @@ llvm::Expected<Tensor> qopt::kernels::dequantizeLinear(const Tensor &q,
   dispatchInt(q.dtype(), [&](auto tag) {
     using Q = typename decltype(tag)::type;
     const Q *in = static_cast<const Q *>(q.rawData());
-    forEachParamRow(l, [&](int64_t oi, int64_t a, int64_t base) {
-      for (int64_t i = 0; i < l.inner; ++i) {
+    forEachParamRow(l, [&](int64_t oi, int64_t a, int64_t base, int64_t count) {
+      for (int64_t i = 0; i < count; ++i) {
         int64_t p = l.index(oi, a, i);
         o[base + i] =
             static_cast<float>(static_cast<int64_t>(in[base + i]) - zp[p]) *
@@ -341,12 +351,31 @@ void subtractZeroPoints(const Tensor &src, const std::vector<int64_t> &zp,
     if constexpr (sizeof(T) == 1) {
       const T *p = static_cast<const T *>(src.rawData());
       parallelFor(n, 65536, [&](int64_t begin, int64_t end) {
+        if (mod == 1) { // one zero point: no index arithmetic
+          int32_t z = static_cast<int32_t>(zp[0]);
+          for (int64_t i = begin; i < end; ++i)
+            dst[i] = static_cast<int16_t>(static_cast<int32_t>(p[i]) - z);
+          return;
+        }
         for (int64_t i = begin; i < end; ++i)
           dst[i] = static_cast<int16_t>(static_cast<int64_t>(p[i]) -
                                         zp[(i / div) % mod]);
       });
     }
   });
+}
+
+/// An int16 scratch buffer of `count` elements; an error (instead of an
+/// abort) when the memory cannot be had.
+llvm::Expected<std::shared_ptr<void>>
+allocInt16(const char *kernel, int64_t count, const char *what) {
+  std::shared_ptr<void> mem = allocateAlignedBuffer(
+      static_cast<size_t>(count) * sizeof(int16_t), /*zeroFill=*/false);
+  if (!mem)
+    return kernelError(kernel, "out of memory allocating " +
+                                   llvm::Twine(count) + " int16 elements for " +
+                                   what);
+  return mem;
 }
 
 } // namespace
@@ -379,16 +408,21 @@ llvm::Expected<Tensor> qopt::kernels::matmulInteger(const Tensor &a,
     return outOr.takeError();
   Tensor out = std::move(*outOr);
 
-  std::vector<int16_t> ad(static_cast<size_t>(a.numElements()));
-  std::vector<int16_t> bd(static_cast<size_t>(b.numElements()));
-  subtractZeroPoints(a, *azp, std::max<int64_t>(1, k), rowsA, ad.data());
-  subtractZeroPoints(b, *bzp, 1, n, bd.data());
+  auto aMem = allocInt16(kernel, a.numElements(), "A");
+  if (!aMem)
+    return aMem.takeError();
+  auto bMem = allocInt16(kernel, b.numElements(), "B");
+  if (!bMem)
+    return bMem.takeError();
+  int16_t *ad = static_cast<int16_t *>(aMem->get());
+  int16_t *bd = static_cast<int16_t *>(bMem->get());
+  subtractZeroPoints(a, *azp, std::max<int64_t>(1, k), rowsA, ad);
+  subtractZeroPoints(b, *bzp, 1, n, bd);
 
   int32_t *c = out.mutableData<int32_t>();
   std::vector<Igemm16Item> items(plan.batch);
   for (int64_t i = 0; i < plan.batch; ++i)
-    items[i] = {ad.data() + plan.aOffsets[i], bd.data() + plan.bOffsets[i],
-                c + i * m * n};
+    items[i] = {ad + plan.aOffsets[i], bd + plan.bOffsets[i], c + i * m * n};
   igemm16(m, n, k, k, n, n, items);
   return out;
 }
@@ -423,11 +457,17 @@ qopt::kernels::convInteger(const Tensor &x, const Tensor &w,
   Tensor out = std::move(*outOr);
   int32_t *y = out.mutableData<int32_t>();
 
-  std::vector<int16_t> xd(static_cast<size_t>(x.numElements()));
-  std::vector<int16_t> wd(static_cast<size_t>(w.numElements()));
-  subtractZeroPoints(x, *xzp, 1, 1, xd.data());
+  auto xMem = allocInt16(kernel, x.numElements(), "X");
+  if (!xMem)
+    return xMem.takeError();
+  auto wMem = allocInt16(kernel, w.numElements(), "W");
+  if (!wMem)
+    return wMem.takeError();
+  int16_t *xd = static_cast<int16_t *>(xMem->get());
+  int16_t *wd = static_cast<int16_t *>(wMem->get());
+  subtractZeroPoints(x, *xzp, 1, 1, xd);
   int64_t kdim = g.cg * g.kh * g.kw;
-  subtractZeroPoints(w, *wzp, kdim, g.o, wd.data());
+  subtractZeroPoints(w, *wzp, kdim, g.o, wd);
 
   const int64_t plane = g.oh * g.ow;
   if (g.cg == 1) {
@@ -441,9 +481,9 @@ qopt::kernels::convInteger(const Tensor &x, const Tensor &w,
             int64_t img = job / g.o, oc = job % g.o;
             int64_t ic = oc / g.og;
             std::fill(yu + job * plane, yu + (job + 1) * plane, 0u);
-            directPlane<int16_t, uint32_t>(
-                g, xd.data() + (img * g.c + ic) * g.h * g.w,
-                wd.data() + oc * g.kh * g.kw, yu + job * plane);
+            directPlane<int16_t, uint32_t>(g, xd + (img * g.c + ic) * g.h * g.w,
+                                           wd + oc * g.kh * g.kw,
+                                           yu + job * plane);
           }
         });
     return out;
@@ -451,31 +491,37 @@ qopt::kernels::convInteger(const Tensor &x, const Tensor &w,
 
   const bool pointwise = g.kh == 1 && g.kw == 1 && g.sh == 1 && g.sw == 1 &&
                          g.pt == 0 && g.pl == 0 && g.pb == 0 && g.pr == 0;
-  std::vector<int16_t> col;
-  if (!pointwise)
-    col.resize(static_cast<size_t>(g.group * kdim * plane));
+  std::shared_ptr<void> colMem;
+  int16_t *col = nullptr;
+  if (!pointwise) {
+    auto mem = allocInt16(kernel, g.group * kdim * plane, "the im2col matrix");
+    if (!mem)
+      return mem.takeError();
+    colMem = std::move(*mem);
+    col = static_cast<int16_t *>(colMem.get());
+  }
   for (int64_t img = 0; img < g.n; ++img) {
-    const int16_t *ximg = xd.data() + img * g.c * g.h * g.w;
+    const int16_t *ximg = xd + img * g.c * g.h * g.w;
     if (!pointwise) {
       int64_t rows = g.group * kdim;
-      parallelFor(
-          rows, std::max<int64_t>(1, 16384 / std::max<int64_t>(1, plane)),
-          [&](int64_t begin, int64_t end) {
-            while (begin < end) {
-              int64_t grp = begin / kdim, r0 = begin % kdim;
-              int64_t r1 = std::min(kdim, r0 + (end - begin));
-              im2colRows<int16_t>(g, ximg + grp * g.cg * g.h * g.w,
-                                  col.data() + grp * kdim * plane, r0, r1);
-              begin += r1 - r0;
-            }
-          });
+      parallelFor(rows,
+                  std::max<int64_t>(1, 16384 / std::max<int64_t>(1, plane)),
+                  [&](int64_t begin, int64_t end) {
+                    while (begin < end) {
+                      int64_t grp = begin / kdim, r0 = begin % kdim;
+                      int64_t r1 = std::min(kdim, r0 + (end - begin));
+                      im2colRows<int16_t>(g, ximg + grp * g.cg * g.h * g.w,
+                                          col + grp * kdim * plane, r0, r1);
+                      begin += r1 - r0;
+                    }
+                  });
     }
     std::vector<Igemm16Item> items;
     for (int64_t grp = 0; grp < g.group; ++grp) {
-      const int16_t *bm = pointwise ? ximg + grp * g.cg * plane
-                                    : col.data() + grp * kdim * plane;
-      items.push_back({wd.data() + grp * g.og * kdim, bm,
-                       y + (img * g.o + grp * g.og) * plane});
+      const int16_t *bm =
+          pointwise ? ximg + grp * g.cg * plane : col + grp * kdim * plane;
+      items.push_back(
+          {wd + grp * g.og * kdim, bm, y + (img * g.o + grp * g.og) * plane});
     }
     igemm16(g.og, plane, kdim, kdim, plane, plane, items);
   }
@@ -527,11 +573,11 @@ llvm::Expected<Tensor> qopt::kernels::requantize(const Tensor &acc,
   dispatchInt(outDType, [&](auto tag) {
     using Q = typename decltype(tag)::type;
     Q *o = static_cast<Q *>(out.mutableRawData());
-    forEachParamRow(l, [&](int64_t oi, int64_t a, int64_t base) {
+    forEachParamRow(l, [&](int64_t oi, int64_t a, int64_t base, int64_t count) {
       int64_t p = l.index(oi, a, 0);
       float m = mult[p];
       int64_t z = zp[p];
-      for (int64_t i = 0; i < l.inner; ++i) {
+      for (int64_t i = 0; i < count; ++i) {
         float v = static_cast<float>(in[base + i]) * m;
         o[base + i] =
             static_cast<Q>(saturateRounded(std::nearbyint(v), z, lo, hi));
@@ -558,6 +604,13 @@ qopt::kernels::dynamicQuantizeLinear(const Tensor &x) {
     hi = v > hi ? v : hi;
   }
   float scale = (hi == lo ? 1.0f : hi - lo) / 255.0f;
+  // Ranges beyond the f32 range, or so narrow that the scale underflows to
+  // 0, have no usable scale.
+  if (!std::isfinite(scale) || scale == 0.0f)
+    return kernelError(kernel, "the range [" + formatFloat(lo) + ", " +
+                                   formatFloat(hi) + "] of input " +
+                                   x.describe() + " gives the unusable scale " +
+                                   formatFloat(scale));
   float zpf = 0.0f - lo / scale;
   zpf = std::min(255.0f, std::max(0.0f, zpf));
   uint8_t zp = static_cast<uint8_t>(std::nearbyint(zpf));

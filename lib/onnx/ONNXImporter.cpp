@@ -59,22 +59,6 @@ static bool isDefaultDomain(StringRef domain) {
   return domain.empty() || domain == "ai.onnx";
 }
 
-static std::string shapeString(ArrayRef<int64_t> shape) {
-  std::string s;
-  llvm::raw_string_ostream os(s);
-  os << "[";
-  llvm::interleave(
-      shape, os,
-      [&](int64_t d) {
-        if (ShapedType::isDynamic(d))
-          os << "?";
-        else
-          os << d;
-      },
-      ", ");
-  os << "]";
-  return s;
-}
 
 Importer::Importer(MLIRContext &context, StringRef path,
                    const ONNXImportOptions &options)
@@ -643,7 +627,7 @@ LogicalResult Importer::importInputs(SmallVectorImpl<Type> &types,
         if (g2.size() != shape.size())
           return fileError() << "--input-shape gives '" << name << "' rank "
                              << g2.size() << " but the model declares rank "
-                             << shape.size() << " " << shapeString(shape);
+                             << shape.size() << " " << shapeStr(shape);
         for (size_t i = 0; i < shape.size(); ++i) {
           if (!ShapedType::isDynamic(shape[i]) && shape[i] != g2[i])
             return fileError() << "--input-shape gives '" << name
@@ -659,7 +643,7 @@ LogicalResult Importer::importInputs(SmallVectorImpl<Type> &types,
         staticDims.push_back(d);
     if (!checkedElementCount(staticDims, elementByteSize(et)))
       return fileError() << "graph input '" << name << "' has shape "
-                         << shapeString(shape) << " whose size overflows";
+                         << shapeStr(shape) << " whose size overflows";
     types.push_back(RankedTensorType::get(shape, et));
     names.push_back(name);
   }
@@ -735,7 +719,7 @@ LogicalResult Importer::importOutputs() {
           return emitError(loc)
                  << "graph output '" << vi.name() << "' is declared with rank "
                  << dims.size() << " but computes "
-                 << shapeString(t.getShape());
+                 << shapeStr(t.getShape());
         for (int i = 0; i < dims.size(); ++i)
           if (dims[i].has_dim_value() && !t.isDynamicDim(i) &&
               dims[i].dim_value() != t.getDimSize(i))
@@ -743,7 +727,7 @@ LogicalResult Importer::importOutputs() {
                    << "graph output '" << vi.name()
                    << "' is declared with dimension " << i << " = "
                    << dims[i].dim_value() << " but computes "
-                   << shapeString(t.getShape());
+                   << shapeStr(t.getShape());
       }
     }
     results.push_back(*v);

@@ -295,6 +295,9 @@ const OpInfo *lookupOp(llvm::StringRef opType);
 /// All supported op types, sorted.
 std::vector<std::string> supportedOpTypes();
 
+/// "[1, ?, 128]" for messages.
+std::string shapeStr(llvm::ArrayRef<int64_t> shape);
+
 } // namespace qopt::onnximport
 
 #endif // QOPT_LIB_ONNX_ONNXIMPORTERIMPL_H

@@ -38,22 +38,6 @@ static RankedTensorType typeOf(Value v) {
   return cast<RankedTensorType>(v.getType());
 }
 
-static std::string shapeStr(ArrayRef<int64_t> shape) {
-  std::string s;
-  llvm::raw_string_ostream os(s);
-  os << "[";
-  llvm::interleave(
-      shape, os,
-      [&](int64_t d) {
-        if (ShapedType::isDynamic(d))
-          os << "?";
-        else
-          os << d;
-      },
-      ", ");
-  os << "]";
-  return s;
-}
 
 /// The type of input `i` without materializing it.
 static FailureOr<RankedTensorType> inputType(Importer &imp, const Node &node,
@@ -1970,4 +1954,21 @@ std::vector<std::string> qopt::onnximport::supportedOpTypes() {
     ops.push_back(kv.getKey().str());
   llvm::sort(ops);
   return ops;
+}
+
+std::string qopt::onnximport::shapeStr(ArrayRef<int64_t> shape) {
+  std::string s;
+  llvm::raw_string_ostream os(s);
+  os << "[";
+  llvm::interleave(
+      shape, os,
+      [&](int64_t d) {
+        if (ShapedType::isDynamic(d))
+          os << "?";
+        else
+          os << d;
+      },
+      ", ");
+  os << "]";
+  return s;
 }

@@ -48,8 +48,8 @@ namespace qopt::kernels {
 
 /// numpy multidirectional broadcast of two shapes; an error if a pair of
 /// dims differs and neither is 1.
-llvm::Expected<std::vector<int64_t>>
-broadcastShapes(llvm::ArrayRef<int64_t> a, llvm::ArrayRef<int64_t> b);
+llvm::Expected<std::vector<int64_t>> broadcastShapes(llvm::ArrayRef<int64_t> a,
+                                                     llvm::ArrayRef<int64_t> b);
 
 //===----------------------------------------------------------------------===//
 // Linear algebra, convolution, pooling (KernelsLinalg.cpp)
@@ -91,7 +91,9 @@ struct Pool2DOptions {
   std::array<int64_t, 2> kernel = {1, 1};
   std::array<int64_t, 2> strides = {1, 1};
   /// (top, left, bottom, right); each must be smaller than the dilated
-  /// kernel extent of its axis, so every window sees an input element.
+  /// kernel extent of its axis, and every window must have a tap on an
+  /// input element (dilated windows could otherwise fall into the padding):
+  /// both are errors instead of -inf / 0 / 0 results.
   std::array<int64_t, 4> pads = {0, 0, 0, 0};
   std::array<int64_t, 2> dilations = {1, 1};
   /// Output size rounds up instead of down; a last window that would start
@@ -167,9 +169,8 @@ llvm::Expected<Tensor> tanh(const Tensor &x);
 llvm::Expected<Tensor> sigmoid(const Tensor &x);
 llvm::Expected<Tensor> relu(const Tensor &x);
 enum class GeluApproximation { None, Tanh };
-llvm::Expected<Tensor> gelu(const Tensor &x,
-                            GeluApproximation approximate =
-                                GeluApproximation::None);
+llvm::Expected<Tensor>
+gelu(const Tensor &x, GeluApproximation approximate = GeluApproximation::None);
 llvm::Expected<Tensor> silu(const Tensor &x);
 llvm::Expected<Tensor> neg(const Tensor &x);
 llvm::Expected<Tensor> abs(const Tensor &x);
@@ -210,8 +211,8 @@ llvm::Expected<Tensor> reduce(ReduceKind kind, const Tensor &x,
                               llvm::ArrayRef<int64_t> axes, bool keepdims);
 llvm::Expected<Tensor> reduceSum(const Tensor &x, llvm::ArrayRef<int64_t> axes,
                                  bool keepdims);
-llvm::Expected<Tensor> reduceMean(const Tensor &x,
-                                  llvm::ArrayRef<int64_t> axes, bool keepdims);
+llvm::Expected<Tensor> reduceMean(const Tensor &x, llvm::ArrayRef<int64_t> axes,
+                                  bool keepdims);
 llvm::Expected<Tensor> reduceMax(const Tensor &x, llvm::ArrayRef<int64_t> axes,
                                  bool keepdims);
 llvm::Expected<Tensor> reduceMin(const Tensor &x, llvm::ArrayRef<int64_t> axes,
@@ -286,11 +287,11 @@ llvm::Expected<Tensor> cast(const Tensor &x, DType to);
 /// zeroPoint must have that dtype. qmin/qmax default to the dtype's range;
 /// narrower ranges (e.g. [-8, 7] for int4 stored in I8) must lie inside it.
 /// NaN inputs give the zero point.
-llvm::Expected<Tensor> quantizeLinear(const Tensor &x, const Tensor &scale,
-                                      const Tensor *zeroPoint, int64_t axis,
-                                      int64_t blockSize, DType outDType,
-                                      std::optional<int64_t> qmin = std::nullopt,
-                                      std::optional<int64_t> qmax = std::nullopt);
+llvm::Expected<Tensor>
+quantizeLinear(const Tensor &x, const Tensor &scale, const Tensor *zeroPoint,
+               int64_t axis, int64_t blockSize, DType outDType,
+               std::optional<int64_t> qmin = std::nullopt,
+               std::optional<int64_t> qmax = std::nullopt);
 
 /// ONNX DequantizeLinear: y = float(q - zeroPoint) * scale, where the
 /// difference is exact (64-bit) and rounded once to f32, and the product is

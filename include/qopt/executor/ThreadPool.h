@@ -1,4 +1,4 @@
-//===- ThreadPool.h - Small persistent thread pool for the kernels -*- C++ -*-===//
+//===- ThreadPool.h - Thread pool for the reference kernels -----*- C++ -*-===//
 //
 // SPDX-License-Identifier: Apache-2.0 WITH LLVM-exception
 //
