@@ -283,30 +283,46 @@ static LogicalResult verifyDynamicParams(Operation *op, RankedTensorType data,
   return success();
 }
 
+/// Shared verifier of quantize (float -> integer) and dequantize (integer ->
+/// float): `floatSide` and `intSide` are the two tensors, `intName` says which
+/// of input/result the integer side is.
+static LogicalResult verifyQuantizeLike(Operation *op, RankedTensorType in,
+                                        RankedTensorType out,
+                                        RankedTensorType floatSide,
+                                        RankedTensorType intSide,
+                                        StringRef intName, Value scale,
+                                        Value zeroPoint, int64_t axis,
+                                        int64_t blockSize) {
+  if (failed(verifyCompatibleShape(in.getShape(), out.getShape())))
+    return op->emitOpError("result shape ")
+           << out << " differs from input " << in;
+  StringRef floatName = intName == "result" ? "input" : "result";
+  if (!scale) {
+    if (zeroPoint)
+      return op->emitOpError("zero_point operand needs a scale operand");
+    auto qt = dyn_cast<quant::QuantizedType>(intSide.getElementType());
+    if (!qt)
+      return op->emitOpError("without scale operands the ")
+             << intName << " element type must be !quant.uniform, got "
+             << intSide.getElementType();
+    if (qt.getExpressedType() != floatSide.getElementType())
+      return op->emitOpError("expressed type ")
+             << qt.getExpressedType() << " differs from " << floatName
+             << " element type " << floatSide.getElementType();
+    return verifyQuantTypeForShape(op, (intName + " type").str(), qt, intSide);
+  }
+  if (isa<quant::QuantizedType>(intSide.getElementType()))
+    return op->emitOpError("with scale operands the ")
+           << intName << " must be a plain integer tensor";
+  return verifyDynamicParams(op, in, scale, zeroPoint,
+                             intSide.getElementType(), axis, blockSize,
+                             "scale");
+}
+
 LogicalResult QuantizeOp::verify() {
   auto in = rankedOf(getInput()), out = rankedOf(getOutput());
-  if (failed(verifyCompatibleShape(in.getShape(), out.getShape())))
-    return emitOpError("result shape ") << out << " differs from input " << in;
-  if (!getScale()) {
-    if (getZeroPoint())
-      return emitOpError("zero_point operand needs a scale operand");
-    auto qt = dyn_cast<quant::QuantizedType>(out.getElementType());
-    if (!qt)
-      return emitOpError("without scale operands the result element type must "
-                         "be !quant.uniform, got ")
-             << out.getElementType();
-    if (qt.getExpressedType() != in.getElementType())
-      return emitOpError("expressed type ")
-             << qt.getExpressedType() << " differs from input element type "
-             << in.getElementType();
-    return verifyQuantTypeForShape(*this, "result type", qt, out);
-  }
-  if (isa<quant::QuantizedType>(out.getElementType()))
-    return emitOpError("with scale operands the result must be a plain integer "
-                       "tensor");
-  return verifyDynamicParams(*this, in, getScale(), getZeroPoint(),
-                             out.getElementType(), getAxis(), getBlockSize(),
-                             "scale");
+  return verifyQuantizeLike(*this, in, out, in, out, "result", getScale(),
+                            getZeroPoint(), getAxis(), getBlockSize());
 }
 
 OpFoldResult QuantizeOp::fold(FoldAdaptor) {
@@ -321,28 +337,8 @@ OpFoldResult QuantizeOp::fold(FoldAdaptor) {
 
 LogicalResult DequantizeOp::verify() {
   auto in = rankedOf(getInput()), out = rankedOf(getOutput());
-  if (failed(verifyCompatibleShape(in.getShape(), out.getShape())))
-    return emitOpError("result shape ") << out << " differs from input " << in;
-  if (!getScale()) {
-    if (getZeroPoint())
-      return emitOpError("zero_point operand needs a scale operand");
-    auto qt = dyn_cast<quant::QuantizedType>(in.getElementType());
-    if (!qt)
-      return emitOpError("without scale operands the input element type must "
-                         "be !quant.uniform, got ")
-             << in.getElementType();
-    if (qt.getExpressedType() != out.getElementType())
-      return emitOpError("expressed type ")
-             << qt.getExpressedType() << " differs from result element type "
-             << out.getElementType();
-    return verifyQuantTypeForShape(*this, "input type", qt, in);
-  }
-  if (isa<quant::QuantizedType>(in.getElementType()))
-    return emitOpError("with scale operands the input must be a plain integer "
-                       "tensor");
-  return verifyDynamicParams(*this, in, getScale(), getZeroPoint(),
-                             in.getElementType(), getAxis(), getBlockSize(),
-                             "scale");
+  return verifyQuantizeLike(*this, in, out, out, in, "input", getScale(),
+                            getZeroPoint(), getAxis(), getBlockSize());
 }
 
 LogicalResult RequantizeOp::verify() {
