@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: Apache-2.0 WITH LLVM-exception
 """Runs `qopt` on every malformed file of the corpus and checks it is rejected cleanly.
 
 Usage: run_corpus.py --qopt PATH [--corpus DIR]
