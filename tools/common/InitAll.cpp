@@ -88,33 +88,37 @@ static std::string describeLocation(Location loc) {
   return out;
 }
 
+std::unique_ptr<ScopedDiagnosticHandler>
+qopt::printDiagnosticsAsLines(MLIRContext &context) {
+  return std::make_unique<ScopedDiagnosticHandler>(
+      &context, [](Diagnostic &diag) {
+        const char *kind = "note";
+        switch (diag.getSeverity()) {
+        case DiagnosticSeverity::Error:
+          kind = "error";
+          break;
+        case DiagnosticSeverity::Warning:
+          kind = "warning";
+          break;
+        case DiagnosticSeverity::Remark:
+          kind = "remark";
+          break;
+        case DiagnosticSeverity::Note:
+          break;
+        }
+        llvm::errs() << describeLocation(diag.getLocation()) << ": " << kind
+                     << ": " << diag << "\n";
+        for (Diagnostic &note : diag.getNotes())
+          llvm::errs() << describeLocation(note.getLocation())
+                       << ": note: " << note << "\n";
+        return success();
+      });
+}
+
 FailureOr<OwningOpRef<ModuleOp>> qopt::loadModel(MLIRContext &context,
                                                  llvm::StringRef path) {
   context.loadAllAvailableDialects();
-  // Importer diagnostics: one line each, "<file>: error: <message>" (the
-  // message names the node or tensor); remarks and warnings are shown too.
-  ScopedDiagnosticHandler printer(&context, [](Diagnostic &diag) {
-    const char *kind = "note";
-    switch (diag.getSeverity()) {
-    case DiagnosticSeverity::Error:
-      kind = "error";
-      break;
-    case DiagnosticSeverity::Warning:
-      kind = "warning";
-      break;
-    case DiagnosticSeverity::Remark:
-      kind = "remark";
-      break;
-    case DiagnosticSeverity::Note:
-      break;
-    }
-    llvm::errs() << describeLocation(diag.getLocation()) << ": " << kind
-                 << ": " << diag << "\n";
-    for (Diagnostic &note : diag.getNotes())
-      llvm::errs() << describeLocation(note.getLocation())
-                   << ": note: " << note << "\n";
-    return success();
-  });
+  auto printer = printDiagnosticsAsLines(context);
   llvm::StringRef ext = llvm::sys::path::extension(path);
   if (ext.equals_insensitive(".onnx")) {
     ONNXImportOptions options;

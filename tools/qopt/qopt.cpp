@@ -5,10 +5,11 @@
 //===----------------------------------------------------------------------===//
 //
 // An mlir-opt style driver whose input may also be an ONNX model, a
-// safetensors file or a Hugging Face model directory. Imported models are
-// handed to MlirOptMain as in-memory bytecode, so every mlir-opt flag
-// (--pass-pipeline, --mlir-print-ir-after-all, --emit-bytecode, ...) works
-// the same on every input format.
+// safetensors file or a Hugging Face model directory. MLIR inputs go through
+// MlirOptMain; imported models run the same pass pipeline and pass-manager
+// flags (--pass-pipeline, --mlir-print-ir-after-all, --mlir-pass-statistics,
+// --emit-bytecode, --mlir-print-debuginfo, ...) on the imported module in
+// place, so their weights are never copied.
 //
 //===----------------------------------------------------------------------===//
 
@@ -16,6 +17,7 @@
 
 #include "mlir/Bytecode/BytecodeWriter.h"
 #include "mlir/IR/MLIRContext.h"
+#include "mlir/Pass/PassManager.h"
 #include "mlir/Support/FileUtilities.h"
 #include "mlir/Tools/mlir-opt/MlirOptMain.h"
 #include "llvm/Support/MemoryBuffer.h"
@@ -41,30 +43,41 @@ int main(int argc, char **argv) {
     return asMainReturnCode(
         MlirOptMain(argc, argv, inputFilename, outputFilename, registry));
 
+  // Imported models run the pipeline directly on the imported module: going
+  // through MlirOptMain would serialize it and parse it again, holding the
+  // weights two more times.
   MlirOptMainConfig config = MlirOptMainConfig::createFromCLOptions();
-  std::string bytecode;
-  {
-    MLIRContext context(registry);
-    auto module = qopt::loadModel(context, inputFilename);
-    if (failed(module))
-      return 1;
-    llvm::raw_string_ostream os(bytecode);
-    if (failed(writeBytecodeToFile(module->get(), os))) {
-      llvm::errs() << inputFilename << ": error: could not serialize the "
-                   << "imported module\n";
-      return 1;
-    }
-  }
-  auto buffer = llvm::MemoryBuffer::getMemBuffer(bytecode, inputFilename,
-                                                 /*RequiresNullTerminator=*/false);
+  MLIRContext context(registry);
+  context.allowUnregisteredDialects(config.shouldAllowUnregisteredDialects());
+  auto printer = qopt::printDiagnosticsAsLines(context);
+  auto module = qopt::loadModel(context, inputFilename);
+  if (failed(module))
+    return 1;
+  PassManager pm(&context, ModuleOp::getOperationName(),
+                 OpPassManager::Nesting::Implicit);
+  if (failed(applyPassManagerCLOptions(pm)) ||
+      failed(config.setupPassPipeline(pm)))
+    return 1;
+  pm.enableVerifier(config.shouldVerifyPasses());
+  if (failed(pm.run(module->get())))
+    return 1;
+
   std::string err;
   auto output = openOutputFile(outputFilename, &err);
   if (!output) {
     llvm::errs() << err << "\n";
     return 1;
   }
-  if (failed(MlirOptMain(output->os(), std::move(buffer), registry, config)))
-    return 1;
+  if (config.shouldEmitBytecode()) {
+    BytecodeWriterConfig writerConfig("qopt");
+    if (auto version = config.bytecodeVersionToEmit())
+      writerConfig.setDesiredBytecodeVersion(*version);
+    if (failed(writeBytecodeToFile(module->get(), output->os(), writerConfig)))
+      return 1;
+  } else {
+    module->get()->print(output->os(), OpPrintingFlags());
+    output->os() << "\n";
+  }
   output->keep();
   return 0;
 }

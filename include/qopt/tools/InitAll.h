@@ -9,7 +9,10 @@
 
 #include "mlir/IR/DialectRegistry.h"
 #include "mlir/IR/BuiltinOps.h"
+#include "mlir/IR/Diagnostics.h"
 #include "mlir/IR/OwningOpRef.h"
+
+#include <memory>
 
 namespace qopt {
 /// Dialects qopt's tools parse: qopt, quant, func.
@@ -24,6 +27,11 @@ mlir::FailureOr<mlir::OwningOpRef<mlir::ModuleOp>>
 loadModel(mlir::MLIRContext &context, llvm::StringRef path);
 /// True when `path` needs an importer (i.e. it is not MLIR).
 bool isImportedFormat(llvm::StringRef path);
+/// Prints every diagnostic of `context` as one line,
+/// "<file>[:line:col]: error: <message>", while the handler lives (used for
+/// imported models, whose locations are not source text).
+std::unique_ptr<mlir::ScopedDiagnosticHandler>
+printDiagnosticsAsLines(mlir::MLIRContext &context);
 /// Registers --input-shape, --seq-len, --batch, --weights-only.
 void registerImportOptions();
 } // namespace qopt
