@@ -732,12 +732,60 @@ static LogicalResult importGlobalAveragePool(Importer &imp, Node &node) {
 // Normalization and reductions
 //===----------------------------------------------------------------------===//
 
+/// The optional Mean and InvStdDev outputs of LayerNormalization, computed
+/// with reductions over the normalized dims (kept as size 1), as ONNX defines
+/// them: Mean = mean(x), InvStdDev = 1 / sqrt(mean((x - Mean)^2) + epsilon).
+static LogicalResult importLayerNormStats(Importer &imp, Node &node, Value x,
+                                          int64_t axis, float eps) {
+  auto xt = typeOf(x);
+  if (!xt.getElementType().isF32())
+    return imp.nodeError(node)
+           << "the Mean/InvStdDev outputs are supported for f32 inputs only, "
+              "not "
+           << xt.getElementType();
+  auto &bld = imp.builder;
+  Location loc = node.loc;
+  SmallVector<int64_t> axes;
+  for (int64_t d = axis; d < xt.getRank(); ++d)
+    axes.push_back(d);
+  auto axesAttr = bld.getDenseI64ArrayAttr(axes);
+  auto keep = bld.getBoolAttr(true);
+  auto scalar = [&](float v) -> Value {
+    auto type = RankedTensorType::get({}, bld.getF32Type());
+    return qopt::ConstantOp::create(
+        bld, loc, DenseElementsAttr::get(type, llvm::ArrayRef<float>(v)));
+  };
+  auto mean = imp.inferred<qopt::ReduceMeanOp>(loc, x, axesAttr, keep);
+  if (failed(mean))
+    return failure();
+  auto diff = imp.inferred<qopt::SubOp>(loc, x, mean->getResult());
+  if (failed(diff))
+    return failure();
+  auto sq = imp.inferred<qopt::MulOp>(loc, diff->getResult(), diff->getResult());
+  if (failed(sq))
+    return failure();
+  auto var = imp.inferred<qopt::ReduceMeanOp>(loc, sq->getResult(), axesAttr,
+                                              keep);
+  if (failed(var))
+    return failure();
+  auto shifted = imp.inferred<qopt::AddOp>(loc, var->getResult(), scalar(eps));
+  if (failed(shifted))
+    return failure();
+  auto sd = imp.typed<qopt::SqrtOp>(loc, shifted->getType(),
+                                    shifted->getResult());
+  if (failed(sd))
+    return failure();
+  auto inv = imp.inferred<qopt::DivOp>(loc, scalar(1.0f), sd->getResult());
+  if (failed(inv))
+    return failure();
+  if (node.hasOutput(1))
+    imp.define(node, 1, mean->getResult());
+  if (node.hasOutput(2))
+    imp.define(node, 2, inv->getResult());
+  return success();
+}
+
 static LogicalResult importLayerNorm(Importer &imp, Node &node) {
-  for (int i = 1; i < 3; ++i)
-    if (node.hasOutput(i))
-      return imp.nodeError(node)
-             << "output " << i << " ('" << node.output(i)
-             << "', Mean/InvStdDev) is not supported; only output 0 is";
   auto axis = imp.attrInt(node, "axis", -1);
   auto eps = imp.attrFloat(node, "epsilon", 1e-5f);
   if (failed(axis) || failed(eps))
@@ -760,6 +808,8 @@ static LogicalResult importLayerNorm(Importer &imp, Node &node) {
   if (failed(op))
     return failure();
   imp.define(node, 0, op->getResult());
+  if (node.hasOutput(1) || node.hasOutput(2))
+    return importLayerNormStats(imp, node, *x, *a, *eps);
   return success();
 }
 
