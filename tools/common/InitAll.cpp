@@ -8,6 +8,7 @@
 
 #include "qopt/dialects/qopt/QOptDialect.h"
 #include "qopt/onnx/ONNXImporter.h"
+#include "qopt/passes/Passes.h"
 #include "qopt/safetensors/SafeTensorsImporter.h"
 
 #include "mlir/Dialect/Func/IR/FuncOps.h"
@@ -55,7 +56,10 @@ void qopt::registerAllDialects(DialectRegistry &registry) {
   registry.insert<qopt::QOptDialect, quant::QuantDialect, func::FuncDialect>();
 }
 
-void qopt::registerAllPasses() { mlir::registerTransformsPasses(); }
+void qopt::registerAllPasses() {
+  mlir::registerTransformsPasses();
+  qopt::registerQOptPasses();
+}
 
 bool qopt::isImportedFormat(llvm::StringRef path) {
   if (path == "-")

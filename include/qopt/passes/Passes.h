@@ -1,0 +1,27 @@
+//===- Passes.h - qopt graph-level quantization passes ----------*- C++ -*-===//
+//
+// SPDX-License-Identifier: Apache-2.0 WITH LLVM-exception
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef QOPT_PASSES_PASSES_H
+#define QOPT_PASSES_PASSES_H
+
+#include "qopt/dialects/qopt/QOptDialect.h"
+
+#include "mlir/IR/BuiltinOps.h"
+#include "mlir/Pass/Pass.h"
+
+#include <memory>
+
+namespace qopt {
+
+#define GEN_PASS_DECL
+#include "qopt/passes/Passes.h.inc"
+
+#define GEN_PASS_REGISTRATION
+#include "qopt/passes/Passes.h.inc"
+
+} // namespace qopt
+
+#endif // QOPT_PASSES_PASSES_H
