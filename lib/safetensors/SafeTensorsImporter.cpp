@@ -344,7 +344,9 @@ Value GraphBuilder::rawConstant(const TensorRef &ref, bool transposed) {
   if (transposed)
     std::swap(shape[0], shape[1]);
   auto type = RankedTensorType::get(shape, et);
-  auto placeholder = [&]() -> Value {
+  // After an error: a zero constant of the right type keeps the builder
+  // going so every problem is reported once; the import then fails.
+  auto errorValue = [&]() -> Value {
     hadError = true;
     return ConstantOp::create(b, l,
                               DenseElementsAttr::get(type, b.getZeroAttr(et)));
@@ -353,7 +355,7 @@ Value GraphBuilder::rawConstant(const TensorRef &ref, bool transposed) {
   if (!transposed || info.numElements() == 0) {
     FailureOr<ElementsAttr> attr = tensorAttr(ctx, ref, l);
     if (failed(attr))
-      return placeholder();
+      return errorValue();
     if (transposed)
       attr = emptyAttr(type);
     return ConstantOp::create(b, l, *attr);
@@ -368,7 +370,7 @@ Value GraphBuilder::rawConstant(const TensorRef &ref, bool transposed) {
   if (!owned) {
     allocationError(l, info.byteSize(),
                     "the transposed copy of " + describeTensor(ref));
-    return placeholder();
+    return errorValue();
   }
   transposeBytes(info.data, owned->second, info.shape[0], info.shape[1], size);
   auto attr = DenseResourceElementsAttr::get(type, blobKey(info.name + ".T"),
