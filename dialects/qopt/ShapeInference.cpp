@@ -92,10 +92,6 @@ static RankedTensorType rankedOf(Value v) {
   return dyn_cast<RankedTensorType>(v.getType());
 }
 
-static Type elementOf(Value v) {
-  return cast<ShapedType>(v.getType()).getElementType();
-}
-
 template <typename... Args>
 static LogicalResult fail(std::optional<Location> loc, Args &&...args) {
   return emitOptionalError(loc, std::forward<Args>(args)...);
