@@ -39,6 +39,8 @@ if [ ${#missing[@]} -gt 0 ]; then
 fi
 
 BUILD_DIR=${QOPT_BUILD_DIR:-build}
+# Let ccache share objects between checkouts in different directories.
+export CCACHE_BASEDIR="$PWD" CCACHE_NOHASHDIR=1
 SAN=OFF
 if [ "${QOPT_SANITIZE:-0}" = "1" ]; then SAN=ON; fi
 if [ ! -f "$BUILD_DIR/build.ninja" ]; then

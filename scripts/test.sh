@@ -12,6 +12,7 @@ set -uo pipefail
 cd "$(dirname "$0")/.."
 BUILD_DIR=${QOPT_BUILD_DIR:-build}
 if [ ! -f "$BUILD_DIR/build.ninja" ]; then bash scripts/setup.sh || exit 1; fi
+export CCACHE_BASEDIR="$PWD" CCACHE_NOHASHDIR=1
 ninja -C "$BUILD_DIR" -j2 || exit 1
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=0}
 LOG=$(mktemp -d)
