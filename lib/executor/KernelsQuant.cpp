@@ -156,11 +156,21 @@ std::vector<int64_t> readZeroPoints(const Tensor *zp, int64_t count) {
   return out;
 }
 
-/// Resolves the saturation range for outDType and optional overrides.
-llvm::Error resolveRange(const char *kernel, DType outDType,
-                         std::optional<int64_t> qmin,
-                         std::optional<int64_t> qmax, int64_t &lo,
-                         int64_t &hi) {
+/// Checks the output dtype and zero point of a quantizing kernel and resolves
+/// the saturation range for outDType and optional overrides.
+llvm::Error checkQuantOutput(const char *kernel, DType outDType,
+                             const Tensor *zeroPoint,
+                             std::optional<int64_t> qmin,
+                             std::optional<int64_t> qmax, int64_t &lo,
+                             int64_t &hi) {
+  if (!isQuantStorage(outDType))
+    return kernelError(kernel, llvm::Twine("output dtype ") +
+                                   dtypeName(outDType) +
+                                   " must be i8, u8, i16, u16 or i32");
+  if (zeroPoint && zeroPoint->dtype() != outDType)
+    return kernelError(kernel, "zero point " + zeroPoint->describe() +
+                                   " must have the output dtype " +
+                                   dtypeName(outDType));
   int64_t tmin = dtypeMin(outDType), tmax = dtypeMax(outDType);
   lo = qmin.value_or(tmin);
   hi = qmax.value_or(tmax);
@@ -219,16 +229,9 @@ llvm::Expected<Tensor> qopt::kernels::quantizeLinear(
   if (!isFloat(x.dtype()))
     return kernelError(kernel,
                        "input " + x.describe() + " must have a float dtype");
-  if (!isQuantStorage(outDType))
-    return kernelError(kernel, llvm::Twine("output dtype ") +
-                                   dtypeName(outDType) +
-                                   " must be i8, u8, i16, u16 or i32");
-  if (zeroPoint && zeroPoint->dtype() != outDType)
-    return kernelError(kernel, "zero point " + zeroPoint->describe() +
-                                   " must have the output dtype " +
-                                   dtypeName(outDType));
   int64_t lo, hi;
-  if (auto err = resolveRange(kernel, outDType, qmin, qmax, lo, hi))
+  if (auto err =
+          checkQuantOutput(kernel, outDType, zeroPoint, qmin, qmax, lo, hi))
     return std::move(err);
   auto lOr = planParams(kernel, x, scale, "scale", zeroPoint, axis, blockSize,
                         /*allowBlocked=*/true);
@@ -545,16 +548,9 @@ llvm::Expected<Tensor> qopt::kernels::requantize(const Tensor &acc,
   if (multiplier.dtype() != DType::F32)
     return kernelError(kernel,
                        "multiplier " + multiplier.describe() + " must be f32");
-  if (!isQuantStorage(outDType))
-    return kernelError(kernel, llvm::Twine("output dtype ") +
-                                   dtypeName(outDType) +
-                                   " must be i8, u8, i16, u16 or i32");
-  if (outZeroPoint && outZeroPoint->dtype() != outDType)
-    return kernelError(kernel, "zero point " + outZeroPoint->describe() +
-                                   " must have the output dtype " +
-                                   dtypeName(outDType));
   int64_t lo, hi;
-  if (auto err = resolveRange(kernel, outDType, qmin, qmax, lo, hi))
+  if (auto err =
+          checkQuantOutput(kernel, outDType, outZeroPoint, qmin, qmax, lo, hi))
     return std::move(err);
   auto lOr = planParams(kernel, acc, multiplier, "multiplier", outZeroPoint,
                         axis, 0, /*allowBlocked=*/false);
