@@ -444,9 +444,35 @@ LogicalResult Conv2DIntegerOp::verify() {
 }
 
 LogicalResult DynamicQuantizeOp::verify() {
-  if (failed(verifyCompatibleShape(getInput().getType().getShape(),
+  auto in = getInput().getType();
+  if (failed(verifyCompatibleShape(in.getShape(),
                                    getOutput().getType().getShape())))
     return emitOpError("result shape differs from the input shape");
+  Type want = getPerToken() ? IntegerType::get(getContext(), 8)
+                            : IntegerType::get(getContext(), 8,
+                                               IntegerType::Unsigned);
+  if (getOutput().getType().getElementType() != want ||
+      getZeroPoint().getType().getElementType() != want)
+    return emitOpError("result and zero point must be ")
+           << want << (getPerToken() ? " with per_token" : "");
+  auto scaleType = getScale().getType();
+  if (getZeroPoint().getType().getShape() != scaleType.getShape())
+    return emitOpError("zero point shape must equal the scale shape");
+  if (!getPerToken()) {
+    if (scaleType.getRank() != 0)
+      return emitOpError("scale must be a scalar (0-D) tensor");
+    return success();
+  }
+  if (in.getRank() < 1)
+    return emitOpError("per_token needs an input of rank >= 1");
+  SmallVector<int64_t> expect(in.getShape());
+  expect.back() = 1;
+  if (scaleType.getRank() != in.getRank() ||
+      failed(verifyCompatibleShape(scaleType.getShape(), expect)) ||
+      scaleType.getShape().back() != 1)
+    return emitOpError("per_token scale must have the input's shape with the "
+                       "last dim 1, got ")
+           << scaleType;
   return success();
 }
 

@@ -69,6 +69,9 @@ std::optional<DType> qopt::runtimeDType(Type t) {
     switch (it.getWidth()) {
     case 1:
       return DType::Bool;
+    case 2:
+    case 4: // sub-byte storage: one element per byte at run time
+      return u ? DType::U8 : DType::I8;
     case 8:
       return u ? DType::U8 : DType::I8;
     case 16:
@@ -95,6 +98,40 @@ Expected<Tensor> qopt::tensorFromAttr(ElementsAttr attr) {
     return makeError("constant of unsupported element type " +
                      llvm::formatv("{0}", type.getElementType()).str());
   std::vector<int64_t> shape = toVector(type.getShape());
+  unsigned width = type.getElementType().isIntOrFloat()
+                       ? type.getElementType().getIntOrFloatBitWidth()
+                       : 8;
+  bool subByte = width == 2 || width == 4;
+  if (subByte) {
+    bool isSigned = !type.getElementType().isUnsignedInteger();
+    if (auto res = dyn_cast<DenseResourceElementsAttr>(attr)) {
+      // Packed, see packSubByte.
+      AsmResourceBlob *blob = res.getRawHandle().getBlob();
+      if (!blob)
+        return makeError("constant resource '" + res.getRawHandle().getKey() +
+                         "' has no data");
+      ArrayRef<char> data = blob->getData();
+      size_t want = packedByteSize(type.getNumElements(), width);
+      if (data.size() != want)
+        return makeError(llvm::formatv("constant resource '{0}' holds {1} "
+                                       "bytes but its packed {2}-bit type "
+                                       "needs {3}",
+                                       res.getRawHandle().getKey(),
+                                       data.size(), width, want)
+                             .str());
+      return unpackSubByte(reinterpret_cast<const uint8_t *>(data.data()),
+                           data.size(), width, isSigned, shape);
+    }
+    auto dense = dyn_cast<DenseIntElementsAttr>(attr);
+    if (!dense)
+      return makeError("unsupported sub-byte constant attribute kind");
+    Tensor t(isSigned ? DType::I8 : DType::U8, shape);
+    int64_t i = 0;
+    for (const APInt &v : dense.getValues<APInt>())
+      t.setFromDouble(i++, isSigned ? static_cast<double>(v.getSExtValue())
+                                    : static_cast<double>(v.getZExtValue()));
+    return t;
+  }
   Tensor t(*dtype, shape);
   size_t elemSize = dtypeSize(*dtype);
   if (auto res = dyn_cast<DenseResourceElementsAttr>(attr)) {
@@ -656,7 +693,8 @@ Expected<SmallVector<Tensor>> OpRunner::run(Operation *op) {
                                            o.getDilations(), o.getGroups())));
       })
       .Case([&](DynamicQuantizeOp o) -> Expected<SmallVector<Tensor>> {
-        auto r = dynamicQuantizeLinear(get(o.getInput()));
+        auto r = o.getPerToken() ? dynamicQuantizePerToken(get(o.getInput()))
+                                 : dynamicQuantizeLinear(get(o.getInput()));
         if (!r)
           return r.takeError();
         SmallVector<Tensor> v;
@@ -745,4 +783,17 @@ Expected<std::vector<Tensor>> Interpreter::run(ArrayRef<Tensor> inputs,
     }
   }
   return results;
+}
+
+Expected<Tensor> Interpreter::replaceConstant(Operation *op, Tensor value) {
+  auto it = constants_.find(op);
+  if (it == constants_.end())
+    return makeError(describeOp(op) + " is not a constant of the executed "
+                                      "function");
+  if (value.dtype() != it->second.dtype() ||
+      value.shape() != it->second.shape())
+    return makeError(describeOp(op) + ": replacement " + value.describe() +
+                     " does not match the constant's " +
+                     it->second.describe());
+  return std::exchange(it->second, std::move(value));
 }

@@ -622,3 +622,43 @@ qopt::kernels::dynamicQuantizeLinear(const Tensor &x) {
   r.y = std::move(*y);
   return r;
 }
+
+llvm::Expected<DynamicQuantized>
+qopt::kernels::dynamicQuantizePerToken(const Tensor &x) {
+  const char *kernel = "dynamicQuantizePerToken";
+  if (x.dtype() != DType::F32 || x.rank() < 1)
+    return kernelError(kernel, "input " + x.describe() +
+                                   " must be f32 with rank >= 1");
+  int64_t k = x.dim(x.rank() - 1);
+  int64_t rows = k == 0 ? 0 : x.numElements() / k;
+  std::vector<int64_t> pshape = x.shape();
+  pshape.back() = 1;
+  DynamicQuantized r;
+  r.scale = Tensor(DType::F32, pshape);
+  r.zeroPoint = Tensor(DType::I8, pshape); // zero-filled
+  r.y = Tensor(DType::I8, x.shape());
+  const float *p = x.data<float>();
+  float *sc = r.scale.mutableData<float>();
+  int8_t *y = r.y.mutableData<int8_t>();
+  for (int64_t row = 0; row < rows; ++row) {
+    const float *in = p + row * k;
+    float m = 0.0f;
+    for (int64_t j = 0; j < k; ++j) {
+      if (!std::isfinite(in[j]))
+        return kernelError(kernel, "input " + x.describe() + " element " +
+                                       llvm::Twine(row * k + j) +
+                                       " is not finite");
+      m = std::max(m, std::fabs(in[j]));
+    }
+    float s = m > 0.0f ? m / 127.0f : 1.0f;
+    if (s == 0.0f) // subnormal range: the scale underflows
+      s = 1.0f;
+    sc[row] = s;
+    for (int64_t j = 0; j < k; ++j) {
+      float q = std::nearbyint(in[j] / s);
+      y[row * k + j] =
+          static_cast<int8_t>(std::min(127.0f, std::max(-127.0f, q)));
+    }
+  }
+  return r;
+}

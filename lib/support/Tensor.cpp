@@ -14,6 +14,7 @@
 #include "llvm/ADT/bit.h"
 #include "llvm/Support/ErrorHandling.h"
 
+#include <cassert>
 #include <cmath>
 #include <limits>
 #include <new>
@@ -491,4 +492,35 @@ std::string Tensor::describe() const {
   }
   s += ']';
   return s;
+}
+
+std::vector<uint8_t> qopt::packSubByte(const Tensor &t, unsigned bits) {
+  assert((bits == 2 || bits == 4) && "packSubByte: 2 or 4 bits");
+  int64_t n = t.numElements();
+  std::vector<uint8_t> out(packedByteSize(n, bits), 0);
+  const uint8_t *in = static_cast<const uint8_t *>(t.rawData());
+  uint8_t mask = static_cast<uint8_t>((1u << bits) - 1);
+  for (int64_t i = 0; i < n; ++i) {
+    uint64_t bit = static_cast<uint64_t>(i) * bits;
+    out[bit / 8] |= static_cast<uint8_t>((in[i] & mask) << (bit % 8));
+  }
+  return out;
+}
+
+Tensor qopt::unpackSubByte(const uint8_t *bytes, size_t size, unsigned bits,
+                           bool isSigned, std::vector<int64_t> shape) {
+  Tensor t(isSigned ? DType::I8 : DType::U8, std::move(shape));
+  int64_t n = t.numElements();
+  assert(size >= packedByteSize(n, bits) && "unpackSubByte: short buffer");
+  (void)size;
+  uint8_t *out = static_cast<uint8_t *>(t.mutableRawData());
+  unsigned mask = (1u << bits) - 1;
+  for (int64_t i = 0; i < n; ++i) {
+    uint64_t bit = static_cast<uint64_t>(i) * bits;
+    unsigned v = (bytes[bit / 8] >> (bit % 8)) & mask;
+    if (isSigned && (v >> (bits - 1)))
+      v |= ~mask; // sign-extend into the byte
+    out[i] = static_cast<uint8_t>(v);
+  }
+  return t;
 }

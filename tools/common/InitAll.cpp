@@ -59,6 +59,7 @@ void qopt::registerAllDialects(DialectRegistry &registry) {
 void qopt::registerAllPasses() {
   mlir::registerTransformsPasses();
   qopt::registerQOptPasses();
+  qopt::registerQOptPipelines();
 }
 
 bool qopt::isImportedFormat(llvm::StringRef path) {

@@ -66,6 +66,12 @@ public:
   llvm::Expected<std::vector<Tensor>> run(llvm::ArrayRef<Tensor> inputs,
                                           const ValueCallback &callback = {});
 
+  /// Makes the qopt.constant `op` of the function yield `value` in later
+  /// runs instead of its attribute's value (what-if runs, e.g. one weight's
+  /// quantization round trip); `value` must have the constant's dtype and
+  /// shape. Returns the value it replaces, so the caller can put it back.
+  llvm::Expected<Tensor> replaceConstant(mlir::Operation *op, Tensor value);
+
 private:
   Interpreter() = default;
   mlir::Operation *function_ = nullptr;

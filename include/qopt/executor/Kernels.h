@@ -349,6 +349,11 @@ struct DynamicQuantized {
 /// or empty x); zeroPoint = saturate(nearbyint(0 - min / scale)) to [0, 255];
 /// y = quantizeLinear(x, scale, zeroPoint). Non-finite inputs are an error.
 llvm::Expected<DynamicQuantized> dynamicQuantizeLinear(const Tensor &x);
+/// Symmetric per-token int8: per row (all but the last dim) scale =
+/// max|x| / 127 (1 for an all-zero row), y = clamp(rne(x / scale), -127,
+/// 127) as I8; scale (F32) and zeroPoint (I8 zeros) have x's shape with the
+/// last dim 1. Non-finite inputs are an error.
+llvm::Expected<DynamicQuantized> dynamicQuantizePerToken(const Tensor &x);
 
 namespace detail {
 /// Testing hook: when set, the GEMM kernels ignore AVX2/FMA and use the

@@ -9,6 +9,8 @@
 
 #include "qopt/dialects/qopt/QOptDialect.h"
 
+#include "mlir/Dialect/Quant/IR/Quant.h"
+
 #include "mlir/IR/BuiltinOps.h"
 #include "mlir/Pass/Pass.h"
 
@@ -21,6 +23,10 @@ namespace qopt {
 
 #define GEN_PASS_REGISTRATION
 #include "qopt/passes/Passes.h.inc"
+
+/// Registers qopt-w8a8-pipeline, qopt-weight-only-pipeline and
+/// qopt-mixed-precision-pipeline (passes/Pipelines.cpp).
+void registerQOptPipelines();
 
 } // namespace qopt
 

@@ -149,6 +149,19 @@ private:
 /// Strides (in elements) of a row-major tensor of this shape.
 std::vector<int64_t> rowMajorStrides(const std::vector<int64_t> &shape);
 
+/// Sub-byte storage (2- and 4-bit integers): element i occupies bits
+/// [(i * bits) % 8, +bits) of byte (i * bits) / 8, little end first; the
+/// last byte is zero-padded. `t` is I8 or U8 with values that fit.
+std::vector<uint8_t> packSubByte(const Tensor &t, unsigned bits);
+/// Inverse of packSubByte: I8 (sign-extended) or U8 elements of `shape`.
+/// `bytes` must hold ceil(n * bits / 8) bytes.
+Tensor unpackSubByte(const uint8_t *bytes, size_t size, unsigned bits,
+                     bool isSigned, std::vector<int64_t> shape);
+/// Bytes that n packed elements of `bits` bits take.
+inline size_t packedByteSize(int64_t n, unsigned bits) {
+  return static_cast<size_t>((n * bits + 7) / 8);
+}
+
 } // namespace qopt
 
 #endif // QOPT_SUPPORT_TENSOR_H

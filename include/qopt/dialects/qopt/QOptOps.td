@@ -621,20 +621,31 @@ def QOpt_Conv2DIntegerOp : QOpt_InferOp<"conv2d_integer", [AttrSizedOperandSegme
 }
 
 def QOpt_DynamicQuantizeOp : QOpt_Op<"dynamic_quantize", [Pure]> {
-  let summary = "quantize to u8 with a scale and zero point computed at run time";
+  let summary = "quantize with a scale and zero point computed at run time";
   let description = [{
-    ONNX `DynamicQuantizeLinear`: the range `[min(0, min x), max(0, max x)]`
-    maps onto `[0, 255]`; returns the quantized tensor, the scale and the
-    zero point.
+    Two schemes:
+
+    * default (ONNX `DynamicQuantizeLinear`): the range
+      `[min(0, min x), max(0, max x)]` of the whole tensor maps onto
+      `[0, 255]`; returns the `ui8` tensor, the scalar scale and zero point.
+    * `per_token`: one symmetric scale per row (every index of the leading
+      dims): `scale = max|x_row| / 127` (1 for an all-zero row),
+      `q = clamp(round_half_to_even(x / scale), -127, 127)` as `i8`; scale
+      and zero point (all 0, `i8`) have the input's shape with the last dim
+      1, so `qopt.dequantize %q, %s, %zp {axis = rank-1, block_size = K}`
+      inverts it. This is what dynamic W8A8 uses.
+
+    Non-finite inputs are a run-time error.
 
     ```mlir
     %q, %s, %zp = qopt.dynamic_quantize %x : tensor<1x64xf32> -> tensor<1x64xui8>, tensor<f32>, tensor<ui8>
+    %t, %ts, %tz = qopt.dynamic_quantize %x {per_token} : tensor<4x64xf32> -> tensor<4x64xi8>, tensor<4x1xf32>, tensor<4x1xi8>
     ```
   }];
-  let arguments = (ins RankedTensorOf<[F32]>:$input);
-  let results = (outs RankedTensorOf<[UI8]>:$output,
-                      0DTensorOf<[F32]>:$scale,
-                      0DTensorOf<[UI8]>:$zero_point);
+  let arguments = (ins RankedTensorOf<[F32]>:$input, UnitAttr:$per_token);
+  let results = (outs RankedTensorOf<[UI8, I8]>:$output,
+                      RankedTensorOf<[F32]>:$scale,
+                      RankedTensorOf<[UI8, I8]>:$zero_point);
   let assemblyFormat = "$input attr-dict `:` type($input) `->` type(results)";
   let hasVerifier = 1;
 }
