@@ -1,10 +1,10 @@
 // RUN: qopt %s --split-input-file --qopt-quantize -verify-diagnostics
-// RUN: qopt %s --split-input-file --qopt-quantize=mode=fast 2>&1 | FileCheck %s --check-prefix=MODE
-// RUN: qopt %s --split-input-file --qopt-quantize="mode=weight-only weight-bits=9" 2>&1 | FileCheck %s --check-prefix=BITS
-// RUN: qopt %s --split-input-file --qopt-quantize="weight-bits=4" 2>&1 | FileCheck %s --check-prefix=STATIC4
-// RUN: qopt %s --split-input-file --qopt-quantize="activation-type=u16" 2>&1 | FileCheck %s --check-prefix=ACT
-// RUN: qopt %s --split-input-file --qopt-quantize="exclude=fc(" 2>&1 | FileCheck %s --check-prefix=REGEX
-// RUN: qopt %s --split-input-file --qopt-quantize="mode=weight-only group-size=-2" 2>&1 | FileCheck %s --check-prefix=GROUP
+// RUN: not qopt %s --split-input-file --qopt-quantize=mode=fast 2>&1 | FileCheck %s --check-prefix=MODE
+// RUN: not qopt %s --split-input-file --qopt-quantize="mode=weight-only weight-bits=9" 2>&1 | FileCheck %s --check-prefix=BITS
+// RUN: not qopt %s --split-input-file --qopt-quantize="weight-bits=4" 2>&1 | FileCheck %s --check-prefix=STATIC4
+// RUN: not qopt %s --split-input-file --qopt-quantize="activation-type=u16" 2>&1 | FileCheck %s --check-prefix=ACT
+// RUN: not qopt %s --split-input-file --qopt-quantize="exclude=fc(" 2>&1 | FileCheck %s --check-prefix=REGEX
+// RUN: not qopt %s --split-input-file --qopt-quantize="mode=weight-only group-size=-2" 2>&1 | FileCheck %s --check-prefix=GROUP
 
 // MODE: error: qopt-quantize: mode must be static, dynamic or weight-only, got 'fast'
 // BITS: error: qopt-quantize: weight-bits must be in 2..8, got 9

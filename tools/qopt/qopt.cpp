@@ -49,6 +49,9 @@ int main(int argc, char **argv) {
   MlirOptMainConfig config = MlirOptMainConfig::createFromCLOptions();
   MLIRContext context(registry);
   context.allowUnregisteredDialects(config.shouldAllowUnregisteredDialects());
+  // Errors name the file and the node; a dump of a whole imported model as a
+  // note would bury them.
+  context.printOpOnDiagnostic(false);
   auto printer = qopt::printDiagnosticsAsLines(context);
   auto module = qopt::loadModel(context, inputFilename);
   if (failed(module))

@@ -341,7 +341,8 @@ def QOptFoldQDQPass : Pass<"qopt-fold-qdq", "mlir::ModuleOp"> {
     bit-identical):
 
     * `quantize(dequantize(q))` with equal types becomes `q`;
-      `requantize` to its own type is removed, and
+      `requantize` to its own type is removed (storage up to 24 bits, where
+      f32 holds every value exactly), and
       `requantize(requantize(x : A -> B) : B -> C)` becomes one
       `requantize(x : A -> C)` when B and C have the same scale and zero
       point and C's storage range lies inside B's (the outer op only clamps);
