@@ -19,6 +19,8 @@
 #include "qopt/passes/Passes.h"
 #include "qopt/support/NpyIO.h"
 
+#include "CalibrationData.h"
+
 #include "mlir/IR/Builders.h"
 #include "mlir/IR/BuiltinAttributes.h"
 #include "llvm/ADT/DenseMap.h"
@@ -192,8 +194,8 @@ LogicalResult CalibratePass::validateOptions(ModuleOp module) {
   if (numBins < kQuantBins)
     return fail("num-bins must be at least " + Twine(kQuantBins) + ", got " +
                 Twine(numBins.getValue()));
-  if (batchSize < 1)
-    return fail("batch-size must be at least 1, got " +
+  if (batchSize < 0)
+    return fail("batch-size must be 0 (auto) or positive, got " +
                 Twine(batchSize.getValue()));
   if (maxSamples < 0)
     return fail("max-samples must be 0 (all) or positive, got " +
@@ -235,93 +237,30 @@ void CalibratePass::runOnOperation() {
     return moduleError(toString(interp.takeError()));
 
   // The data: one array per argument, dim 0 the sample dim.
-  auto arrays = readArrays(calibrationData);
-  if (!arrays)
-    return moduleError(toString(arrays.takeError()));
   const std::vector<IOSpec> &specs = (*interp)->inputs();
-  std::vector<std::shared_ptr<const Tensor>> data;
-  int64_t numSamples = -1;
-  std::string firstName;
-  for (const IOSpec &spec : specs) {
-    auto it = llvm::find_if(
-        *arrays, [&](const auto &entry) { return entry.first == spec.name; });
-    if (it == arrays->end()) {
-      std::string have;
-      for (const auto &entry : *arrays)
-        have += (have.empty() ? "'" : ", '") + entry.first + "'";
-      return moduleError(calibrationData + ": no array '" + spec.name +
-                         "' for the function argument of that name (the "
-                         "file has " +
-                         (have.empty() ? std::string("no arrays") : have) +
-                         ")");
-    }
-    const Tensor &arr = it->second;
-    std::optional<DType> want = runtimeDType(spec.type.getElementType());
-    if (!want || arr.dtype() != *want)
-      return moduleError(llvm::formatv("{0}: array '{1}' is {2} but argument "
-                                       "'{1}' has type {3}",
-                                       calibrationData, spec.name,
-                                       arr.describe(), spec.type)
-                             .str());
-    if (arr.rank() != spec.type.getRank())
-      return moduleError(
-          llvm::formatv("{0}: array '{1}' is {2}: expected rank {3} (dim 0 "
-                        "the samples) for argument type {4}",
-                        calibrationData, spec.name, arr.describe(),
-                        spec.type.getRank(), spec.type)
-              .str());
-    if (arr.rank() == 0)
-      return moduleError(calibrationData + ": array '" + spec.name +
-                         "' is a scalar; it needs a sample dim 0");
-    for (int64_t d = 1; d < arr.rank(); ++d) {
-      int64_t want = spec.type.getDimSize(d);
-      if (!ShapedType::isDynamic(want) && want != arr.dim(d))
-        return moduleError(
-            llvm::formatv("{0}: array '{1}' is {2}: dim {3} is {4} but "
-                          "argument type {5} needs {6}",
-                          calibrationData, spec.name, arr.describe(), d,
-                          arr.dim(d), spec.type, want)
-                .str());
-    }
-    int64_t dim0 = spec.type.getDimSize(0);
-    if (!ShapedType::isDynamic(dim0) && dim0 != batchSize)
-      return moduleError(
-          llvm::formatv("{0}: argument '{1}' has type {2}: its dim 0 must be "
-                        "dynamic or equal to batch-size ({3})",
-                        calibrationData, spec.name, spec.type,
-                        batchSize.getValue())
-              .str());
-    if (numSamples < 0) {
-      numSamples = arr.dim(0);
-      firstName = spec.name;
-    } else if (arr.dim(0) != numSamples) {
-      return moduleError(llvm::formatv("{0}: array '{1}' has {2} samples but "
-                                       "array '{3}' has {4}",
-                                       calibrationData, spec.name, arr.dim(0),
-                                       firstName, numSamples)
-                             .str());
-    }
-    data.push_back(std::make_shared<const Tensor>(arr));
-  }
-  if (numSamples <= 0)
-    return moduleError(calibrationData + ": no calibration samples (the " +
-                       (numSamples < 0 ? "function has no arguments"
-                                       : "arrays have 0 samples") +
-                       ")");
+  int64_t batch = batchSize;
+  if (batch == 0) // auto: a static dim 0, else 32 samples per run
+    batch = llvm::any_of(specs,
+                         [](const IOSpec &s) {
+                           return s.type.getRank() > 0 &&
+                                  !ShapedType::isDynamic(s.type.getDimSize(0));
+                         })
+                ? CalibrationData::naturalBatchSize(specs)
+                : 32;
+  auto data = CalibrationData::load(calibrationData, specs, batch);
+  if (!data)
+    return moduleError(toString(data.takeError()));
+  int64_t numSamples = data->numSamples();
   if (maxSamples > 0 && numSamples > maxSamples)
     numSamples = maxSamples;
   // A static dim 0 takes full batches only.
-  bool staticBatch = llvm::any_of(specs, [](const IOSpec &s) {
-    return !ShapedType::isDynamic(s.type.getDimSize(0));
-  });
-  if (staticBatch && numSamples % batchSize != 0) {
-    int64_t kept = numSamples - numSamples % batchSize;
+  if (data->staticBatch() && numSamples % batch != 0) {
+    int64_t kept = numSamples - numSamples % batch;
     if (kept == 0)
       return moduleError(llvm::formatv("{0}: {1} sample(s) do not fill one "
                                        "batch of {2} (the arguments have a "
                                        "static dim 0)",
-                                       calibrationData, numSamples,
-                                       batchSize.getValue())
+                                       calibrationData, numSamples, batch)
                              .str());
     module.emitWarning() << "qopt-calibrate: the arguments have a static dim "
                             "0, so the last "
@@ -432,16 +371,8 @@ void CalibratePass::runOnOperation() {
           s.absMax = 0; // Nothing to histogram.
       }
     for (batchStart = 0; batchStart < numSamples; batchStart += batchCount) {
-      batchCount = std::min<int64_t>(batchSize, numSamples - batchStart);
-      std::vector<Tensor> inputs;
-      for (const auto &arr : data) {
-        std::vector<int64_t> shape = arr->shape();
-        shape[0] = batchCount;
-        size_t rowBytes = arr->byteSize() / static_cast<size_t>(arr->dim(0));
-        const char *base = static_cast<const char *>(arr->rawData());
-        inputs.push_back(Tensor::borrow(arr->dtype(), shape,
-                                        base + batchStart * rowBytes, arr));
-      }
+      batchCount = std::min<int64_t>(batch, numSamples - batchStart);
+      std::vector<Tensor> inputs = data->batch(batchStart, batchCount);
       auto result = (*interp)->run(inputs, callback);
       if (!result)
         return moduleError(llvm::formatv("running {0} {1}..{2}: {3}",

@@ -1,4 +1,4 @@
-//===- FoldQDQ.cpp - fold quantize/dequantize form into integer ops --------===//
+//===- FoldQDQ.cpp - fold quantize/dequantize form into integer ops -------===//
 //
 // SPDX-License-Identifier: Apache-2.0 WITH LLVM-exception
 //
@@ -88,12 +88,11 @@ Type signlessStorage(quant::QuantizedType qt) {
 }
 
 /// A per-axis type with another quantized dimension.
-quant::UniformQuantizedPerAxisType withAxis(quant::UniformQuantizedPerAxisType pa,
-                              int32_t axis) {
+quant::UniformQuantizedPerAxisType
+withAxis(quant::UniformQuantizedPerAxisType pa, int32_t axis) {
   return quant::UniformQuantizedPerAxisType::get(
-      pa.getFlags(), pa.getStorageType(), pa.getExpressedType(),
-      pa.getScales(), pa.getZeroPoints(), axis, pa.getStorageTypeMin(),
-      pa.getStorageTypeMax());
+      pa.getFlags(), pa.getStorageType(), pa.getExpressedType(), pa.getScales(),
+      pa.getZeroPoints(), axis, pa.getStorageTypeMin(), pa.getStorageTypeMax());
 }
 
 /// Runs max_pool2d (the attributes of `pool`) on a per-tensor quantized
@@ -121,15 +120,16 @@ FailureOr<Value> integerMaxPool(PatternRewriter &rw, MaxPool2DOp pool,
                               1);
   }
   Type storage = signlessStorage(st);
-  Value ints = quant::StorageCastOp::create(rw, loc, withElement(in, storage), in);
+  Value ints =
+      quant::StorageCastOp::create(rw, loc, withElement(in, storage), in);
   Operation *np = rw.clone(*pool);
   np->setOperand(0, ints);
   np->getResult(0).setType(RankedTensorType::get(outShape, storage));
   Value out = quant::StorageCastOp::create(
       rw, loc, RankedTensorType::get(outShape, st), np->getResult(0));
   if (st != qt)
-    out = RequantizeOp::create(rw, loc, RankedTensorType::get(outShape, qt), out,
-                               Value(), Value(), 1);
+    out = RequantizeOp::create(rw, loc, RankedTensorType::get(outShape, qt),
+                               out, Value(), Value(), 1);
   return out;
 }
 
@@ -148,9 +148,9 @@ quant::QuantizedType movedQuantType(Operation *op, quant::QuantizedType qt) {
       llvm::TypeSwitch<Operation *, bool>(op)
           .Case([&](TransposeOp t) { return t.getPerm()[d] == d; })
           .Case([&](GatherOp g) {
-            int64_t rank = rankedOf(g.getData()).getRank();
-            int64_t axis = g.getAxis() < 0 ? g.getAxis() + rank : g.getAxis();
-            return d < axis;
+            auto axis = normalizeAxis(static_cast<int64_t>(g.getAxis()),
+                                      rankedOf(g.getData()).getRank());
+            return succeeded(axis) && d < *axis;
           })
           .Case([&](SliceOp s) {
             int64_t size = rankedOf(s.getInput()).getDimSize(d);
@@ -196,8 +196,7 @@ struct SinkDequantize : public RewritePattern {
     if (!q)
       return rw.notifyMatchFailure(op, "input is not a static dequantize");
     auto qt = movedQuantType(op, quantOf(q));
-    if (!qt || (isa<MaxPool2DOp>(op) &&
-                !isa<quant::UniformQuantizedType>(qt)))
+    if (!qt || (isa<MaxPool2DOp>(op) && !isa<quant::UniformQuantizedType>(qt)))
       return rw.notifyMatchFailure(op, "quantized type does not move");
     Type floatElt = rankedOf(op->getResult(0)).getElementType();
     if (floatElt != qt.getExpressedType())
@@ -225,9 +224,9 @@ struct SinkDequantize : public RewritePattern {
     if (!isSimpleQuant(qt))
       return failure();
     if (auto pa = dyn_cast<quant::UniformQuantizedPerAxisType>(qt)) {
-      int64_t rank = op.getType().getRank();
-      int64_t axis = op.getAxis() < 0 ? op.getAxis() + rank : op.getAxis();
-      if (pa.getQuantizedDimension() == axis)
+      auto axis = normalizeAxis(static_cast<int64_t>(op.getAxis()),
+                                op.getType().getRank());
+      if (failed(axis) || pa.getQuantizedDimension() == *axis)
         return failure();
     }
     Type floatElt = op.getType().getElementType();
@@ -240,7 +239,8 @@ struct SinkDequantize : public RewritePattern {
 
 /// quantize(op(x)) -> op(quantize(x)) for single-use data movement:
 /// quantize is elementwise and monotone, so it commutes exactly (this lets
-/// the epilogue of a linear op reach its quantize).
+/// the epilogue of a linear op reach its quantize, e.g. through a
+/// max_pool2d or reshape).
 struct HoistQuantize : public OpRewritePattern<QuantizeOp> {
   using OpRewritePattern::OpRewritePattern;
   LogicalResult matchAndRewrite(QuantizeOp op,
@@ -256,6 +256,10 @@ struct HoistQuantize : public OpRewritePattern<QuantizeOp> {
     Value x = mover->getOperand(0);
     if (rankedOf(x).getElementType() != qt.getExpressedType())
       return failure();
+    // slice and gather select part of their input: quantizing all of it at
+    // run time would cost more, so only constants (which fold) are hoisted.
+    if (isa<SliceOp, GatherOp>(mover) && !x.getDefiningOp<ConstantOp>())
+      return rw.notifyMatchFailure(op, "would quantize more than is used");
     rw.setInsertionPoint(mover);
     Value q = QuantizeOp::create(rw, op.getLoc(), withElement(x, qt), x,
                                  Value(), Value(), 1, 0);
@@ -287,8 +291,8 @@ struct FoldRequantize : public OpRewritePattern<RequantizeOp> {
       return failure();
     auto b = dyn_cast<quant::UniformQuantizedType>(quantOf(inner.getOutput()));
     auto c = dyn_cast<quant::UniformQuantizedType>(quantOf(op.getOutput()));
-    if (!b || !c || static_cast<float>(b.getScale()) !=
-                        static_cast<float>(c.getScale()) ||
+    if (!b || !c ||
+        static_cast<float>(b.getScale()) != static_cast<float>(c.getScale()) ||
         b.getZeroPoint() != c.getZeroPoint() ||
         c.getStorageTypeMin() < b.getStorageTypeMin() ||
         c.getStorageTypeMax() > b.getStorageTypeMax())
@@ -373,10 +377,9 @@ struct FoldQuantizeConstant : public OpRewritePattern<QuantizeOp> {
       state.error(op, x.takeError(), "the quantized constant");
       return failure();
     }
-    auto q = kernels::quantizeLinear(*x, params->scale, &params->zeroPoint,
-                                     params->axis, 0, params->storage,
-                                     qt.getStorageTypeMin(),
-                                     qt.getStorageTypeMax());
+    auto q = kernels::quantizeLinear(
+        *x, params->scale, &params->zeroPoint, params->axis, 0, params->storage,
+        qt.getStorageTypeMin(), qt.getStorageTypeMax());
     if (!q) {
       state.error(op, q.takeError(), "the quantized constant");
       return failure();
@@ -395,8 +398,8 @@ struct FoldQuantizeConstant : public OpRewritePattern<QuantizeOp> {
 
 /// A constant weight in QDQ form: qopt.constant -> quant.scast -> dequantize.
 struct QuantWeight {
-  Value quantized;       ///< the scast result (quantized type)
-  ConstantOp constant;   ///< the storage integers
+  Value quantized;     ///< the scast result (quantized type)
+  ConstantOp constant; ///< the storage integers
   quant::QuantizedType type;
 };
 
@@ -439,17 +442,17 @@ enum class Kind { MatMul, Gemm, Conv, BatchMatMul };
 struct LinearPlan {
   Kind kind;
   Operation *op;
-  Value x;                   ///< quantized activation
+  Value x;                           ///< quantized activation
   std::optional<QuantWeight> weight; ///< constant weight (not batch_matmul)
-  Value rhs;                 ///< quantized batch_matmul rhs
+  Value rhs;                         ///< quantized batch_matmul rhs
   bool transposeWeight = false;
-  int64_t outAxis = 0;       ///< output-channel dim of the accumulator
-  int64_t channels = 1;      ///< N (or O)
-  Value bias;                ///< float constant bias, or null
+  int64_t outAxis = 0;  ///< output-channel dim of the accumulator
+  int64_t channels = 1; ///< N (or O)
+  Value bias;           ///< float constant bias, or null
   float beta = 1.0f;
   Operation *biasAdd = nullptr; ///< trailing qopt.add absorbed as the bias
-  ReluOp relu;               ///< relu absorbed into the epilogue
-  QuantizeOp quantize;       ///< the epilogue's quantize (fused form)
+  ReluOp relu;                  ///< relu absorbed into the epilogue
+  QuantizeOp quantize;          ///< the epilogue's quantize (fused form)
 };
 
 /// The constant 1-D bias [N] of a trailing qopt.add, or null.
@@ -544,9 +547,9 @@ FailureOr<LinearPlan> analyzeLinear(Operation *op, std::string &why) {
   }
   if (p.bias) {
     auto bt = rankedOf(p.bias);
-    bool shapeOk = bt.getNumElements() == p.channels &&
-                   (bt.getRank() == 1 ||
-                    (bt.getRank() == 2 && bt.getDimSize(0) == 1));
+    bool shapeOk =
+        bt.getNumElements() == p.channels &&
+        (bt.getRank() == 1 || (bt.getRank() == 2 && bt.getDimSize(0) == 1));
     if (!p.bias.getDefiningOp<ConstantOp>() || !bt.getElementType().isF32() ||
         !shapeOk) {
       why = "the bias is not a constant f32 [N]";
@@ -617,9 +620,10 @@ FailureOr<Value> weightOperand(PatternRewriter &rw, LinearPlan &p,
     qt = withAxis(pa, 1);
   Location loc = p.weight->constant.getLoc();
   Type storage = signlessStorage(qt);
-  Value c = buildConstant(rw, loc, *t, storage, opDisplayName(p.op) + ".weight_t");
-  return quant::StorageCastOp::create(
-             rw, loc, RankedTensorType::get(t->shape(), qt), c)
+  Value c =
+      buildConstant(rw, loc, *t, storage, opDisplayName(p.op) + ".weight_t");
+  return quant::StorageCastOp::create(rw, loc,
+                                      RankedTensorType::get(t->shape(), qt), c)
       .getResult();
 }
 
@@ -668,7 +672,6 @@ struct LowerLinear : public RewritePattern {
       return rw.notifyMatchFailure(op, why);
     LinearPlan &p = *plan;
     Location loc = op->getLoc();
-    MLIRContext *ctx = rw.getContext();
     rw.setInsertionPoint(op);
 
     // int32 accumulator.
@@ -705,8 +708,9 @@ struct LowerLinear : public RewritePattern {
         v = std::min(std::max(v, -2147483648.0), 2147483647.0);
         bq.mutableData<int32_t>()[j] = static_cast<int32_t>(v);
       }
-      Value bc = buildConstant(rw, subLoc(loc, ".bias_i32", op), bq,
-                               rw.getI32Type(), opDisplayName(op) + ".bias_i32");
+      Value bc =
+          buildConstant(rw, subLoc(loc, ".bias_i32", op), bq, rw.getI32Type(),
+                        opDisplayName(op) + ".bias_i32");
       acc = AddOp::create(rw, subLoc(loc, ".bias", op), acc, bc);
     }
 
@@ -725,12 +729,12 @@ struct LowerLinear : public RewritePattern {
       accType = quant::UniformQuantizedPerAxisType::get(
           flags, i32, f32, sd, zeros, p.outAxis, i32min, i32max);
     }
-    Value accQ = quant::StorageCastOp::create(
-        rw, subLoc(loc, ".acc_q", op), withElement(acc, accType), acc);
+    Value accQ = quant::StorageCastOp::create(rw, subLoc(loc, ".acc_q", op),
+                                              withElement(acc, accType), acc);
 
     if (p.quantize) {
-      auto outT = cast<quant::UniformQuantizedType>(
-          quantOf(p.quantize.getOutput()));
+      auto outT =
+          cast<quant::UniformQuantizedType>(quantOf(p.quantize.getOutput()));
       quant::UniformQuantizedType first = outT;
       // relu before quantize == clamping below at the zero point: requantize
       // into the same type with the range narrowed to [max(qmin, zp), qmax]
@@ -765,10 +769,10 @@ struct LowerLinear : public RewritePattern {
 
     // No quantize follows: dequantize the accumulator, add the float bias.
     auto outType = rankedOf(op->getResult(0));
-    Value y = DequantizeOp::create(
-        rw, p.bias ? subLoc(loc, ".dequant", op) : loc,
-        withElement(accQ, outType.getElementType()), accQ, Value(), Value(), 1,
-        0);
+    Value y =
+        DequantizeOp::create(rw, p.bias ? subLoc(loc, ".dequant", op) : loc,
+                             withElement(accQ, outType.getElementType()), accQ,
+                             Value(), Value(), 1, 0);
     if (p.bias) {
       auto b = biasValues(p, state);
       if (failed(b))

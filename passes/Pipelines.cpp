@@ -44,9 +44,11 @@ struct W8A8Options : public PassPipelineOptions<W8A8Options> {
       *this, "activation-type",
       llvm::cl::desc("Static activations: u8 (asymmetric) or s8 (symmetric)"),
       llvm::cl::init("u8")};
-  Option<int64_t> batchSize{*this, "batch-size",
-                            llvm::cl::desc("Calibration samples per run"),
-                            llvm::cl::init(1)};
+  Option<int64_t> batchSize{
+      *this, "batch-size",
+      llvm::cl::desc("Calibration samples per run (0: the arguments' static "
+                     "dim 0, else 32)"),
+      llvm::cl::init(0)};
   ListOption<std::string> exclude{
       *this, "exclude", llvm::cl::desc("Regexes on op names to keep in float")};
 };

@@ -4,9 +4,12 @@
 # SPDX-License-Identifier: Apache-2.0 WITH LLVM-exception
 #
 # Installs dependencies, builds qopt, then runs its main job on the bundled
-# example (examples/digits): import the ONNX model into the qopt dialect, run
-# it with the reference executor on the bundled evaluation inputs and compare
-# with the outputs numpy computed when the model was trained.
+# example (examples/digits, a digit classifier trained with numpy): import the
+# ONNX model, check the float model against numpy's outputs, quantize it with
+# the bundled calibration data (W8A8 with each calibration method, SmoothQuant,
+# dynamic, int8 / int4 weight-only, mixed precision), run every quantized
+# model on the held-out digits and print the quality report against the
+# float model, then gate W8A8 on quality with a per-layer chart.
 #===----------------------------------------------------------------------===#
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -19,19 +22,47 @@ EX=examples/digits
 
 echo
 echo "== 1. import examples/digits/digits_mlp.onnx into the qopt dialect"
-"$BIN/qopt" "$EX/digits_mlp.onnx" --input-shape=x:360x64 -o "$OUT/digits_mlp.mlir"
-grep -E '^ *(func.func|%.* = qopt\.)' "$OUT/digits_mlp.mlir" | sed -E 's/ loc\(.*//' | head -20
+"$BIN/qopt" "$EX/digits_mlp.onnx" -o "$OUT/digits_mlp.mlir"
+grep -E '^ *(func.func|%.* = qopt\.(gemm|relu))' "$OUT/digits_mlp.mlir" | sed -E 's/ loc\(.*//'
 echo
-echo "== 2. run it with the reference executor on the bundled evaluation set"
+echo "== 2. the float model on the 360 held-out digits, against numpy's logits"
 "$BIN/qopt-run" "$OUT/digits_mlp.mlir" --inputs "$EX/eval.npz" \
   --outputs "$OUT/logits.npz" --force --compare "$EX/expected_logits.npz"
+
 echo
-echo "== 3. accuracy of the imported model on the held-out digits (labels y in eval.npz)"
-/usr/bin/python3 - "$OUT/logits.npz" "$EX/eval.npz" <<'PY'
-import sys
-import numpy as np
-logits = np.load(sys.argv[1])["logits"]
-y = np.load(sys.argv[2])["y"]
-acc = float((logits.argmax(axis=1) == y).mean())
-print(f"top-1 accuracy: {acc * 100:.2f}% on {len(y)} samples")
-PY
+echo "== 3. quantize with the bundled calibration data (200 samples) and measure"
+CAL="calibration-data=$EX/calib.npz"
+schemes=(
+  "w8a8-minmax|qopt-w8a8-pipeline{$CAL calibration-method=minmax}"
+  "w8a8-percentile|qopt-w8a8-pipeline{$CAL calibration-method=percentile}"
+  "w8a8-entropy|qopt-w8a8-pipeline{$CAL calibration-method=entropy}"
+  "w8a8-mse|qopt-w8a8-pipeline{$CAL calibration-method=mse}"
+  "w8a8-smoothquant|qopt-w8a8-pipeline{$CAL smoothquant-alpha=auto}"
+  "w8a8-dynamic|qopt-w8a8-pipeline{dynamic=true}"
+  "int8-weight-only|qopt-weight-only-pipeline{bits=8 group-size=0}"
+  "int4-g32-weight-only|qopt-weight-only-pipeline{bits=4 group-size=32}"
+  "mixed-6bit|qopt-mixed-precision-pipeline{$CAL budget-bits=6 group-size=32}"
+)
+names=()
+for entry in "${schemes[@]}"; do
+  name=${entry%%|*}
+  pipeline=${entry#*|}
+  names+=("$name")
+  start=$(date +%s.%N)
+  "$BIN/qopt" "$EX/digits_mlp.onnx" --pass-pipeline="builtin.module($pipeline)" \
+    --emit-bytecode -o "$OUT/$name.mlirbc" 2>"$OUT/$name.log"
+  end=$(date +%s.%N)
+  echo "$start $end" > "$OUT/$name.time"
+  "$BIN/qopt-run" "$OUT/$name.mlirbc" --inputs "$EX/eval.npz" \
+    --reference "$EX/digits_mlp.onnx" --json "$OUT/$name.json" --force --quiet >/dev/null
+  echo "  $name: $pipeline"
+done
+"$BIN/qopt" "$EX/digits_mlp.onnx" --emit-bytecode -o "$OUT/float.mlirbc"
+/usr/bin/python3 "$EX/report.py" "$OUT" "${names[@]}"
+
+echo
+echo "== 4. quality gate on the W8A8 model (fail if accuracy drops > 1 point), per layer"
+"$BIN/qopt-run" "$OUT/w8a8-minmax.mlirbc" --inputs "$EX/eval.npz" \
+  --reference "$EX/digits_mlp.onnx" --per-layer --max-degradation=1 \
+  --chart "$OUT/w8a8-layers.svg" --force --quiet
+echo "per-layer SQNR chart: $OUT/w8a8-layers.svg"

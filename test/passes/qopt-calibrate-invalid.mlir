@@ -63,7 +63,7 @@ module {
 // -----
 
 // A static dim 0 must equal batch-size.
-// expected-error @+1 {{argument 'nan' has type tensor<3x4xf32>: its dim 0 must be dynamic or equal to batch-size (1)}}
+// expected-error @+1 {{argument 'nan' has type tensor<3x4xf32>: its dim 0 must be dynamic or equal to the batch size (1)}}
 module {
   func.func @main(%x: tensor<3x4xf32> {qopt.name = "nan"}) -> tensor<3x4xf32> {
     %0 = qopt.observe %x {name = "in"} : tensor<3x4xf32>

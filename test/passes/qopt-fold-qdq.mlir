@@ -365,3 +365,22 @@ func.func @weight_only_group(%x: tensor<?x8xf32>) -> tensor<?x2xf32> {
 // EXACT: qopt.max_pool2d {{.*}} : (tensor<1x3x4x4xi8>) -> tensor<1x3x2x2xi8>
 // EXACT-LABEL: func.func @per_token
 // EXACT: qopt.matmul
+
+// quantize is hoisted above a slice or gather only when their input is a
+// constant (which then folds): quantizing all of a run-time tensor to use
+// part of it would cost more.
+// CHECK-LABEL: func.func @hoist_slice_gather
+// CHECK-DAG: %[[T:.*]] = qopt.constant dense<{{\[}}[2, 4], [6, 8], [10, 12]]> : tensor<3x2xi8>
+// CHECK-DAG: %[[TQ:.*]] = quant.scast %[[T]]
+// CHECK-DAG: %[[G:.*]] = qopt.gather %[[TQ]], %arg1 : (tensor<3x2x!quant.uniform<i8:f32, 5.000000e-02>>, tensor<2xi64>) -> tensor<2x2x!quant.uniform<i8:f32, 5.000000e-02>>
+// CHECK-DAG: %[[S:.*]] = qopt.slice %arg0 {{.*}} : (tensor<4x6xf32>) -> tensor<1x6xf32>
+// CHECK-DAG: %[[SQ:.*]] = qopt.quantize %[[S]]
+// CHECK: return %[[SQ]], %[[G]]
+func.func @hoist_slice_gather(%x: tensor<4x6xf32>, %ids: tensor<2xi64>) -> (tensor<1x6x!s8>, tensor<2x2x!s8>) {
+  %s = qopt.slice %x {starts = array<i64: 0, 0>, ends = array<i64: 1, 6>, steps = array<i64: 1, 1>} : (tensor<4x6xf32>) -> tensor<1x6xf32>
+  %sq = qopt.quantize %s : (tensor<1x6xf32>) -> tensor<1x6x!s8>
+  %t = qopt.constant dense<[[0.1, 0.2], [0.3, 0.4], [0.5, 0.6]]> : tensor<3x2xf32>
+  %g = qopt.gather %t, %ids {axis = 0 : i64} : (tensor<3x2xf32>, tensor<2xi64>) -> tensor<2x2xf32>
+  %gq = qopt.quantize %g : (tensor<2x2xf32>) -> tensor<2x2x!s8>
+  return %sq, %gq : tensor<1x6x!s8>, tensor<2x2x!s8>
+}

@@ -111,7 +111,8 @@ def QOptCalibratePass : Pass<"qopt-calibrate", "mlir::ModuleOp"> {
     Option<"calibrationData", "calibration-data", "std::string", "",
            "Path to an .npz of sample inputs keyed by argument name (dim 0: samples)">,
     Option<"batchSize", "batch-size", "int64_t", "1",
-           "Samples per run (slices along dim 0)">,
+           "Samples per run (slices along dim 0); 0: the arguments' static "
+           "dim 0, else 32">,
     Option<"method", "method", "std::string", "\"minmax\"",
            "Range method: minmax, percentile, entropy or mse">,
     Option<"percentile", "percentile", "double", "99.99",
