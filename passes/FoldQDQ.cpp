@@ -260,6 +260,9 @@ struct HoistQuantize : public OpRewritePattern<QuantizeOp> {
     // run time would cost more, so only constants (which fold) are hoisted.
     if (isa<SliceOp, GatherOp>(mover) && !x.getDefiningOp<ConstantOp>())
       return rw.notifyMatchFailure(op, "would quantize more than is used");
+    if (isa<MaxPool2DOp>(mover) && !qt.isSigned() &&
+        qt.getStorageTypeIntegralWidth() != 8)
+      return rw.notifyMatchFailure(op, "no integer max_pool2d for this type");
     rw.setInsertionPoint(mover);
     Value q = QuantizeOp::create(rw, op.getLoc(), withElement(x, qt), x,
                                  Value(), Value(), 1, 0);
@@ -599,13 +602,14 @@ void markScheme(Operation *from, Operation *to) {
     to->setAttr("qopt.scheme", s);
 }
 
-/// Builds the quantized [K, N] / OIHW weight operand (transposing a gemm's
-/// [N, K] constant at compile time).
-FailureOr<Value> weightOperand(PatternRewriter &rw, LinearPlan &p,
-                               FoldState &state) {
+/// The [K, N] storage integers of a trans_b gemm's [N, K] weight, read and
+/// transposed before any IR is created (a failure leaves the IR untouched).
+FailureOr<std::optional<Tensor>> transposedWeight(const LinearPlan &p,
+                                                  FoldState &state) {
   if (!p.transposeWeight)
-    return p.weight->quantized;
-  auto data = tensorFromAttr(p.weight->constant.getValue());
+    return std::optional<Tensor>();
+  ConstantOp c = p.weight->constant;
+  auto data = tensorFromAttr(c.getValue());
   if (!data) {
     state.error(p.weight->constant, data.takeError(), "the weight constant");
     return failure();
@@ -615,13 +619,22 @@ FailureOr<Value> weightOperand(PatternRewriter &rw, LinearPlan &p,
     state.error(p.weight->constant, t.takeError(), "the weight constant");
     return failure();
   }
+  return std::optional<Tensor>(std::move(*t));
+}
+
+/// The quantized [K, N] / OIHW weight operand: the original one, or a new
+/// constant holding the transposed integers `t` with the per-axis type moved
+/// to dim 1.
+Value weightOperand(PatternRewriter &rw, const LinearPlan &p,
+                    const std::optional<Tensor> &t) {
+  if (!t)
+    return p.weight->quantized;
   quant::QuantizedType qt = p.weight->type;
   if (auto pa = dyn_cast<quant::UniformQuantizedPerAxisType>(qt))
     qt = withAxis(pa, 1);
-  Location loc = p.weight->constant.getLoc();
-  Type storage = signlessStorage(qt);
-  Value c =
-      buildConstant(rw, loc, *t, storage, opDisplayName(p.op) + ".weight_t");
+  Location loc = ConstantOp(p.weight->constant).getLoc();
+  Value c = buildConstant(rw, loc, *t, signlessStorage(qt),
+                          opDisplayName(p.op) + ".weight_t");
   return quant::StorageCastOp::create(rw, loc,
                                       RankedTensorType::get(t->shape(), qt), c)
       .getResult();
@@ -671,6 +684,21 @@ struct LowerLinear : public RewritePattern {
     if (failed(plan))
       return rw.notifyMatchFailure(op, why);
     LinearPlan &p = *plan;
+    // Read every constant first: a failure must leave the IR untouched.
+    std::optional<Tensor> wt;
+    if (p.weight) {
+      auto t = transposedWeight(p, state);
+      if (failed(t))
+        return failure();
+      wt = std::move(*t);
+    }
+    std::optional<Tensor> bias;
+    if (p.bias) {
+      auto b = biasValues(p, state);
+      if (failed(b))
+        return failure();
+      bias = std::move(*b);
+    }
     Location loc = op->getLoc();
     rw.setInsertionPoint(op);
 
@@ -683,13 +711,7 @@ struct LowerLinear : public RewritePattern {
                                     conv.getStrides(), conv.getPads(),
                                     conv.getDilations(), conv.getGroups());
     } else {
-      Value rhs = p.rhs;
-      if (p.weight) {
-        auto w = weightOperand(rw, p, state);
-        if (failed(w))
-          return failure();
-        rhs = *w;
-      }
+      Value rhs = p.weight ? weightOperand(rw, p, wt) : p.rhs;
       acc = MatMulIntegerOp::create(rw, subLoc(loc, ".acc", op), p.x, rhs,
                                     Value(), Value());
     }
@@ -697,10 +719,8 @@ struct LowerLinear : public RewritePattern {
 
     SmallVector<float> sAcc = accScales(p);
     // int32 bias: round_half_even(bias / s_acc) in f64, saturated.
-    if (p.bias && p.quantize) {
-      auto b = biasValues(p, state);
-      if (failed(b))
-        return failure();
+    if (bias && p.quantize) {
+      const Tensor *b = &*bias;
       Tensor bq(DType::I32, channelShape(p));
       for (int64_t j = 0; j < p.channels; ++j) {
         double s = sAcc[sAcc.size() == 1 ? 0 : j];
@@ -773,11 +793,8 @@ struct LowerLinear : public RewritePattern {
         DequantizeOp::create(rw, p.bias ? subLoc(loc, ".dequant", op) : loc,
                              withElement(accQ, outType.getElementType()), accQ,
                              Value(), Value(), 1, 0);
-    if (p.bias) {
-      auto b = biasValues(p, state);
-      if (failed(b))
-        return failure();
-      Tensor bt = b->reshaped(channelShape(p));
+    if (bias) {
+      Tensor bt = bias->reshaped(channelShape(p));
       Value bc = buildConstant(rw, subLoc(loc, ".bias_f32", op), bt, f32,
                                opDisplayName(op) + ".bias");
       y = AddOp::create(rw, loc, y, bc);
@@ -853,13 +870,24 @@ struct LowerPerToken : public RewritePattern {
     p.weight = *qw;
     p.transposeWeight = transB;
     p.channels = n;
+    // Read every constant first: a failure must leave the IR untouched.
+    auto wt = transposedWeight(p, state);
+    if (failed(wt))
+      return failure();
+    std::optional<Tensor> biasVals;
+    if (bias) {
+      auto b = constantValue(bias);
+      if (!b) {
+        state.error(bias.getDefiningOp(), b.takeError(), "the bias constant");
+        return failure();
+      }
+      biasVals = std::move(*b);
+    }
     Location loc = op->getLoc();
     rw.setInsertionPoint(op);
-    auto wq = weightOperand(rw, p, state);
-    if (failed(wq))
-      return failure();
+    Value wq = weightOperand(rw, p, *wt);
     Value acc = MatMulIntegerOp::create(rw, subLoc(loc, ".acc", op),
-                                        dyn.getOutput(), *wq, Value(), Value());
+                                        dyn.getOutput(), wq, Value(), Value());
     markScheme(op, acc.getDefiningOp());
     Type f32 = rw.getF32Type();
     Value y = CastOp::create(rw, subLoc(loc, ".acc_f32", op),
@@ -875,15 +903,10 @@ struct LowerPerToken : public RewritePattern {
                               opDisplayName(op) + ".w_scale");
     y = MulOp::create(rw, bias ? subLoc(loc, ".channel_scale", op) : loc, y,
                       wsc);
-    if (bias) {
-      auto b = constantValue(bias);
-      if (!b) {
-        state.error(bias.getDefiningOp(), b.takeError(), "the bias constant");
-        return failure();
-      }
+    if (biasVals) {
       Tensor bt(DType::F32, {n});
       for (int64_t j = 0; j < n; ++j)
-        bt.mutableData<float>()[j] = beta * b->data<float>()[j];
+        bt.mutableData<float>()[j] = beta * biasVals->data<float>()[j];
       Value bc = buildConstant(rw, subLoc(loc, ".bias_f32", op), bt, f32,
                                opDisplayName(op) + ".bias");
       y = AddOp::create(rw, loc, y, bc);

@@ -6,6 +6,7 @@
 
 #include "qopt/dialects/qopt/QOptOps.h"
 #include "qopt/passes/Passes.h"
+#include "qopt/passes/QuantUtils.h"
 
 #include "mlir/IR/Builders.h"
 #include "mlir/IR/Matchers.h"
@@ -29,20 +30,6 @@ struct Site {
   /// The input-channel dim of this operand (for per_channel statistics).
   int64_t channelAxis;
 };
-
-/// The name an op carries in reports: the innermost NameLoc of its location
-/// (ONNX node or Hugging Face module), else the op name.
-std::string opDisplayName(Operation *op) {
-  std::string name;
-  op->getLoc()->walk([&](Location l) {
-    if (auto n = dyn_cast<NameLoc>(l)) {
-      name = n.getName().str();
-      return WalkResult::interrupt();
-    }
-    return WalkResult::advance();
-  });
-  return name.empty() ? op->getName().getStringRef().str() : name;
-}
 
 int64_t lastDim(Value v) { return cast<RankedTensorType>(v.getType()).getRank() - 1; }
 
