@@ -30,6 +30,7 @@
 #include "qopt/tools/InitAll.h"
 
 #include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/Dialect/Quant/IR/QuantTypes.h"
 #include "mlir/IR/MLIRContext.h"
 #include "llvm/ADT/DenseMap.h"
 #include "llvm/ADT/StringMap.h"
@@ -229,6 +230,8 @@ struct Model {
   std::vector<Feed> feeds;            // per input
   std::optional<int64_t> fixedChunk;  // samples per run the inputs require
   int64_t samples = -1;               // dim 0 of the split arrays; -1: none
+  std::string conflict; // split arrays with different dim 0 (an error only
+                        // when the samples must be split)
   bool stack = false;
 
   int64_t chunk = 0, runs = 1;
@@ -308,7 +311,7 @@ static llvm::Error planFeeds(Model &m,
       int64_t b = t.getDimSize(0);
       if (ShapedType::isDynamic(b)) {
         feed = Feed::Rows;
-      } else if (b > 0 && a.dim(0) % b == 0 && a.dim(0) > 0) {
+      } else if (b > 0 && a.dim(0) % b == 0 && a.dim(0) > b) {
         feed = Feed::Rows;
         need = b;
       }
@@ -318,13 +321,16 @@ static llvm::Error planFeeds(Model &m,
       continue;
     if (feed == Feed::Stack)
       m.stack = true;
-    if (m.samples >= 0 && a.dim(0) != m.samples)
-      return llvm::createStringError(llvm::formatv(
-          "{0}: inputs disagree on the number of samples (dim 0): '{1}' has "
-          "{2}, '{3}' has {4}",
-          m.path, samplesFrom, m.samples, spec.name, a.dim(0)));
-    m.samples = a.dim(0);
-    samplesFrom = spec.name;
+    if (m.samples >= 0 && a.dim(0) != m.samples && m.conflict.empty())
+      m.conflict = llvm::formatv("{0}: inputs disagree on the number of "
+                                 "samples (dim 0): '{1}' has {2}, '{3}' has "
+                                 "{4}",
+                                 m.path, samplesFrom, m.samples, spec.name,
+                                 a.dim(0));
+    if (m.samples < 0) {
+      m.samples = a.dim(0);
+      samplesFrom = spec.name;
+    }
     if (need) {
       if (m.fixedChunk && *m.fixedChunk != *need)
         return llvm::createStringError(llvm::formatv(
@@ -338,14 +344,21 @@ static llvm::Error planFeeds(Model &m,
   return llvm::Error::success();
 }
 
-static void setChunk(Model &m, int64_t chunk) {
+/// Sets the samples per run (0: all in one run).
+static llvm::Error setChunk(Model &m, int64_t chunk) {
+  if (!m.conflict.empty()) {
+    if (m.fixedChunk || chunk > 0 || m.stack)
+      return llvm::createStringError(m.conflict);
+    m.samples = -1; // one run with the arrays as they are
+  }
   if (m.samples <= 0) {
     m.runs = 1;
     m.chunk = 0;
-    return;
+    return llvm::Error::success();
   }
   m.chunk = std::min(chunk > 0 ? chunk : m.samples, m.samples);
   m.runs = (m.samples + m.chunk - 1) / m.chunk;
+  return llvm::Error::success();
 }
 
 /// Rows [begin, end) of `t` along dim 0, copied.
@@ -461,11 +474,22 @@ static std::string layerName(Operation *op) {
 }
 
 namespace {
-/// Where a layer's value comes from: the last float-typed result produced
-/// under the layer's name, in execution (block) order.
+/// How to read a result as float: as it is, or dequantized from a static
+/// !quant.uniform type (per tensor or per axis).
+struct Dequant {
+  bool quantized = false;
+  std::vector<float> scales;
+  std::vector<int64_t> zeroPoints;
+  int64_t axis = -1; // -1: per tensor
+};
+
+/// Where a layer's value comes from: the last result produced under the
+/// layer's name, in execution (block) order, that is float or statically
+/// quantized.
 struct Site {
-  Operation *op;
-  unsigned result;
+  Operation *op = nullptr;
+  unsigned result = 0;
+  Dequant dequant;
 };
 struct LayerSites {
   std::vector<std::string> order; // names in order of first appearance
@@ -473,11 +497,57 @@ struct LayerSites {
 };
 
 struct LayerStats {
-  std::string name;
+  std::string name; // "fc1", or "fc1+relu1" when relu1 is fused
   quality::ErrorAccumulator error;
   std::string problem; // e.g. a shape mismatch; no metrics then
 };
 } // namespace
+
+/// Whether a value of `type` can be compared as float, and how.
+static std::optional<Dequant> floatView(Type type) {
+  Type e = getElementTypeOrSelf(type);
+  if (isa<FloatType>(e))
+    return Dequant();
+  Dequant d;
+  d.quantized = true;
+  if (auto u = dyn_cast<quant::UniformQuantizedType>(e)) {
+    d.scales = {static_cast<float>(u.getScale())};
+    d.zeroPoints = {u.getZeroPoint()};
+    return d;
+  }
+  if (auto pa = dyn_cast<quant::UniformQuantizedPerAxisType>(e)) {
+    for (double sc : pa.getScales())
+      d.scales.push_back(static_cast<float>(sc));
+    d.zeroPoints.assign(pa.getZeroPoints().begin(), pa.getZeroPoints().end());
+    d.axis = pa.getQuantizedDimension();
+    return d;
+  }
+  return std::nullopt; // plain integers, sub-channel types
+}
+
+/// `t` as float: `t` itself, or (q - zp) * scale in f32 as qopt.dequantize
+/// computes it.
+static Tensor asFloat(const Tensor &t, const Dequant &d) {
+  if (!d.quantized)
+    return t;
+  Tensor out(DType::F32, t.shape());
+  float *o = out.mutableData<float>();
+  int64_t inner = 1, dim = 1;
+  if (d.axis >= 0 && d.axis < t.rank()) {
+    dim = t.dim(d.axis);
+    for (int64_t i = d.axis + 1; i < t.rank(); ++i)
+      inner *= t.dim(i);
+  }
+  for (int64_t i = 0; i < t.numElements(); ++i) {
+    size_t c = d.axis >= 0 ? static_cast<size_t>((i / inner) % dim) : 0;
+    if (c >= d.scales.size())
+      c = 0;
+    double q = t.getAsDouble(i);
+    o[i] = static_cast<float>(q - static_cast<double>(d.zeroPoints[c])) *
+           d.scales[c];
+  }
+  return out;
+}
 
 static LayerSites collectSites(func::FuncOp fn) {
   LayerSites sites;
@@ -488,14 +558,15 @@ static LayerSites collectSites(func::FuncOp fn) {
     if (name.empty())
       continue;
     for (auto [i, res] : llvm::enumerate(op.getResults())) {
-      if (!isa<FloatType>(getElementTypeOrSelf(res.getType())))
+      auto view = floatView(res.getType());
+      if (!view)
         continue;
-      auto [it, inserted] =
-          sites.last.try_emplace(name, Site{&op, static_cast<unsigned>(i)});
+      Site site{&op, static_cast<unsigned>(i), std::move(*view)};
+      auto [it, inserted] = sites.last.try_emplace(name, site);
       if (inserted)
         sites.order.push_back(name);
       else
-        it->second = Site{&op, static_cast<unsigned>(i)};
+        it->second = std::move(site);
     }
   }
   return sites;
@@ -657,7 +728,8 @@ int main(int argc, char **argv) {
                                 *cand.fixedChunk, cand.path, *ref->fixedChunk,
                                 ref->path)
                       .str());
-    if (cand.samples != ref->samples)
+    if (cand.samples >= 0 && ref->samples >= 0 &&
+        cand.samples != ref->samples)
       return fail(llvm::formatv("--per-layer: the models see different sample "
                                 "counts ({0} and {1})",
                                 cand.samples, ref->samples)
@@ -665,20 +737,38 @@ int main(int argc, char **argv) {
     int64_t common = cand.fixedChunk   ? *cand.fixedChunk
                      : ref->fixedChunk ? *ref->fixedChunk
                                        : flexible;
-    setChunk(cand, common);
-    setChunk(*ref, common);
+    if (llvm::Error e = setChunk(cand, common))
+      return fail(toString(std::move(e)));
+    if (llvm::Error e = setChunk(*ref, common))
+      return fail(toString(std::move(e)));
+    if (cand.runs != ref->runs)
+      return fail(llvm::formatv("--per-layer: the models cannot run the same "
+                                "samples together ({0} runs of {1} for {2}, "
+                                "{3} runs of {4} for {5})",
+                                cand.runs, cand.chunk, cand.path, ref->runs,
+                                ref->chunk, ref->path)
+                      .str());
   } else {
-    setChunk(cand, cand.fixedChunk.value_or(flexible));
+    if (llvm::Error e = setChunk(cand, cand.fixedChunk.value_or(flexible)))
+      return fail(toString(std::move(e)));
     if (ref)
-      setChunk(*ref, ref->fixedChunk.value_or(flexible));
+      if (llvm::Error e = setChunk(*ref, ref->fixedChunk.value_or(flexible)))
+        return fail(toString(std::move(e)));
   }
 
   // Per-layer sites: names present in both models, in the candidate's order.
+  // A reference layer without a counterpart whose op's only non-constant
+  // float operand is the value of a matched layer (and its single use) is
+  // taken as fused into that layer by the candidate (e.g. a relu folded into
+  // a quantized range, a bias add into a matmul): the matched layer is
+  // compared with the fused layer's output, named "fc1+relu1".
   std::vector<LayerStats> layers;
   llvm::DenseMap<Operation *, std::pair<unsigned, unsigned>> candSite, refSite;
+  std::vector<Dequant> candDequant, refDequant;
   std::vector<std::string> candOnly, refOnly;
   if (wantPerLayer) {
     LayerSites cs = collectSites(cand.func), rs = collectSites(ref->func);
+    llvm::DenseMap<Value, unsigned> refValueOf; // current reference value
     for (const std::string &name : cs.order) {
       auto it = rs.last.find(name);
       if (it == rs.last.end()) {
@@ -687,13 +777,45 @@ int main(int argc, char **argv) {
       }
       unsigned idx = layers.size();
       layers.push_back({name, {}, {}});
-      Site c = cs.last.lookup(name);
+      const Site &c = cs.last.find(name)->second;
       candSite[c.op] = {idx, c.result};
+      candDequant.push_back(c.dequant);
       refSite[it->second.op] = {idx, it->second.result};
+      refDequant.push_back(it->second.dequant);
+      refValueOf[it->second.op->getResult(it->second.result)] = idx;
     }
-    for (const std::string &name : rs.order)
-      if (!cs.last.count(name))
+    for (const std::string &name : rs.order) {
+      if (cs.last.count(name))
+        continue;
+      const Site &r = rs.last.find(name)->second;
+      std::optional<unsigned> fusedInto;
+      unsigned floatOperands = 0;
+      for (Value v : r.op->getOperands()) {
+        Operation *def = v.getDefiningOp();
+        if (!floatView(v.getType()) ||
+            (def && def->hasTrait<OpTrait::ConstantLike>()))
+          continue; // e.g. a bias constant
+        ++floatOperands;
+        auto f = refValueOf.find(v);
+        if (f != refValueOf.end() && v.hasOneUse())
+          fusedInto = f->second;
+      }
+      if (!fusedInto || floatOperands != 1) {
         refOnly.push_back(name);
+        continue;
+      }
+      LayerStats &l = layers[*fusedInto];
+      for (auto &[op, where] : refSite)
+        if (where.first == *fusedInto) {
+          refValueOf.erase(op->getResult(where.second));
+          refSite.erase(op);
+          break;
+        }
+      refSite[r.op] = {*fusedInto, r.result};
+      refDequant[*fusedInto] = r.dequant;
+      refValueOf[r.op->getResult(r.result)] = *fusedInto;
+      l.name += "+" + name;
+    }
   }
 
   // Run. With --per-layer, run by run: the reference keeps its layer values
@@ -704,7 +826,7 @@ int main(int argc, char **argv) {
     refCallback = [&](Operation *op, unsigned i, const Tensor &v) {
       auto it = refSite.find(op);
       if (it != refSite.end() && it->second.second == i)
-        refValues[it->second.first] = v;
+        refValues[it->second.first] = asFloat(v, refDequant[it->second.first]);
     };
     candCallback = [&](Operation *op, unsigned i, const Tensor &v) {
       auto it = candSite.find(op);
@@ -718,7 +840,7 @@ int main(int argc, char **argv) {
         l.problem = "shape " + v.describe() + " vs reference " + r.describe();
         return;
       }
-      l.error.add(v, r);
+      l.error.add(asFloat(v, candDequant[it->second.first]), r);
     };
   }
   int64_t maxRuns = std::max(cand.runs, ref ? ref->runs : int64_t(0));
@@ -960,13 +1082,18 @@ int main(int argc, char **argv) {
                 "< 2); pick another with --label-output");
   bool gateFailed = gate && *drop > maxDegradation + 1e-9;
 
+  // Samples: dim 0 of the input arrays.
+  int64_t samples = cand.samples;
+  if (samples < 0 && !cand.arrays.empty() && cand.arrays.front()->rank() >= 1)
+    samples = cand.arrays.front()->dim(0);
+
   // Text report.
   llvm::raw_ostream &os = llvm::outs();
   if (haveReference) {
     os << "quality vs " << (ref ? "reference " : "reference outputs ")
        << refDesc;
-    if (cand.samples > 0)
-      os << " (" << cand.samples << " samples)";
+    if (samples >= 0)
+      os << " (" << samples << (samples == 1 ? " sample)" : " samples)");
     os << (byPosition ? ", outputs paired by position" : "") << ":\n";
     for (const quality::OutputMetrics &m : metrics) {
       os << "  output '" << m.name << "'";
@@ -1016,6 +1143,12 @@ int main(int argc, char **argv) {
     if (!candOnly.empty() || !refOnly.empty())
       os << "  (" << candOnly.size() << " name(s) only in the candidate, "
          << refOnly.size() << " only in the reference; see --json)\n";
+    if (layers.empty())
+      llvm::errs() << "qopt-run: warning: --per-layer: no layer names in "
+                      "common; layers are paired by the names in the ops' "
+                      "locations (ONNX node names), which textual MLIR keeps "
+                      "only when written with --mlir-print-debuginfo (or as "
+                      "bytecode, --emit-bytecode)\n";
   }
   if (gate) {
     if (gateFailed)
@@ -1037,8 +1170,7 @@ int main(int argc, char **argv) {
     root["reference_outputs"] = referenceOutputs.empty()
                                     ? json::Value(nullptr)
                                     : json::Value(referenceOutputs.getValue());
-    root["samples"] = cand.samples >= 0 ? json::Value(cand.samples)
-                                        : json::Value(nullptr);
+    root["samples"] = samples >= 0 ? json::Value(samples) : json::Value(nullptr);
     root["outputs_paired_by"] = !haveReference ? json::Value(nullptr)
                                 : byPosition   ? json::Value("position")
                                                : json::Value("name");

@@ -17,6 +17,8 @@
                         activations through qopt.quantize/qopt.dequantize
                         carrying the layer's name (plus an input quantizer
                         named x_quant that the float model does not have)
+        fused.mlir      quant.mlir with relu1 folded into fc1's quantized
+                        output, which is per-channel quantized
         eval.npz        x[64,16] f32 and labels y[64] i64 (the float model's
                         argmax, except that 8 rows are deliberately wrong:
                         float accuracy 87.5%)
@@ -30,7 +32,7 @@
       Recomputes every number of the report with numpy: the output metrics
       from the two models' written outputs (tight tolerance), the accuracy
       from the labels, per-layer SQNR from numpy forward passes of both models
-      (CAND_MODEL is 'perturbed' or 'quant'; 0.05 dB), the gate's drop.
+      (CAND_MODEL is 'perturbed', 'quant' or 'fused'; 0.001 dB), the gate's drop.
   quality_check.py check-svg CHART.svg NAME...
       Parses the chart as XML and checks it has one bar per layer name.
 """
@@ -103,12 +105,20 @@ def quant_params(w, x):
     return qw, s1, s2
 
 
-def forward_quant(w, x, qw, s1, s2):
-    """Per-layer values of quant.mlir: the last float result under a name."""
+def fused_scales(s1):
+    """Per-channel scales of fc1's output in fused.mlir."""
+    return np.array([s1 if c % 2 == 0 else s1 / 2 for c in range(DIMS[1])],
+                    dtype=F32)
+
+
+def forward_quant(w, x, qw, s1, s2, fused=False):
+    """Per-layer values of quant.mlir (fused.mlir): the last float result
+    under a name."""
     v = {}
     v["x_quant"] = fake_quant(x, X_SCALE, 0, -128, 127)
     v["fc1"] = gemm(v["x_quant"], qw["fc1.weight"], qw["fc1.bias"])
-    v["relu1"] = fake_quant(np.maximum(v["fc1"], 0), s1, -128, -128, 127)
+    v["relu1"] = fake_quant(np.maximum(v["fc1"], 0),
+                            fused_scales(s1) if fused else s1, -128, -128, 127)
     v["fc2"] = gemm(v["relu1"], qw["fc2.weight"], qw["fc2.bias"])
     v["relu2"] = fake_quant(np.maximum(v["fc2"], 0), s2, -128, -128, 127)
     v["fc3"] = gemm(v["relu2"], qw["fc3.weight"], qw["fc3.bias"])
@@ -145,16 +155,19 @@ def onnx_model(w, path):
 def dense(a):
     def rec(x):
         if x.ndim == 1:
-            return "[" + ", ".join("%.9g" % float(v) for v in x) + "]"
+            return "[" + ", ".join(repr(float(v)) for v in x) + "]"
         return "[" + ", ".join(rec(r) for r in x) + "]"
     return "dense<" + rec(a) + ">"
 
 
-def quant_mlir(qw, s1, s2, path):
+def quant_mlir(qw, s1, s2, path, fused=False):
     def t(*dims, e="f32"):
         return "tensor<" + "x".join(str(d) for d in dims) + "x" + e + ">"
     qx = f"!quant.uniform<i8:f32, {float(X_SCALE)!r}>"
     q1 = f"!quant.uniform<i8:f32, {float(s1)!r}:-128>"
+    if fused:  # per channel, the axis of fc1's output features
+        q1 = ("!quant.uniform<i8:f32:1, {" + ", ".join(
+            f"{float(c)!r}:-128" for c in fused_scales(s1)) + "}>")
     q2 = f"!quant.uniform<i8:f32, {float(s2)!r}:-128>"
     lines = [
         "// Written by quality_check.py gen: a QDQ-style quantized MLP.",
@@ -175,11 +188,21 @@ def quant_mlir(qw, s1, s2, path):
         'loc("x_quant")',
         f"    %h1 = qopt.gemm %xd, %w1, %b1 {{trans_b = true}} : "
         f"({t(1, 16)}, {t(24, 16)}, {t(24)}) -> {t(1, 24)} loc(\"fc1\")",
+    ] + ([
+        # relu1 folded into the quantized range of fc1's output, whose last
+        # result is quantized (compared dequantized); the dequantize is named
+        # after its consumer.
+        f"    %r1q = qopt.quantize %h1 : ({t(1, 24)}) -> {t(1, 24, e=q1)} "
+        'loc("fc1")',
+        f"    %r1d = qopt.dequantize %r1q : ({t(1, 24, e=q1)}) -> {t(1, 24)} "
+        'loc("fc2.input")',
+    ] if fused else [
         f"    %r1 = qopt.relu %h1 : {t(1, 24)} loc(\"relu1\")",
         f"    %r1q = qopt.quantize %r1 : ({t(1, 24)}) -> {t(1, 24, e=q1)} "
         'loc("relu1")',
         f"    %r1d = qopt.dequantize %r1q : ({t(1, 24, e=q1)}) -> {t(1, 24)} "
         'loc("relu1")',
+    ]) + [
         f"    %h2 = qopt.gemm %r1d, %w2, %b2 {{trans_b = true}} : "
         f"({t(1, 24)}, {t(16, 24)}, {t(16)}) -> {t(1, 16)} loc(\"fc2\")",
         f"    %r2 = qopt.relu %h2 : {t(1, 16)} loc(\"relu2\")",
@@ -204,6 +227,7 @@ def gen(out):
     onnx_model(p, os.path.join(out, "perturbed.onnx"))
     qw, s1, s2 = quant_params(w, x)
     quant_mlir(qw, s1, s2, os.path.join(out, "quant.mlir"))
+    quant_mlir(qw, s1, s2, os.path.join(out, "fused.mlir"), fused=True)
     pred = forward_float(w, x)["fc3"].argmax(-1)
     y = pred.astype(np.int64)
     y[:8] = (y[:8] + 1) % 5  # 8 of 64 wrong: float accuracy 87.5%
@@ -217,7 +241,9 @@ def gen(out):
              s1=np.array(s1), s2=np.array(s2))
     # The test needs both models to be measurably worse than the float one.
     for name, logits in (("perturbed", forward_float(p, x)["fc3"]),
-                         ("quant", forward_quant(w, x, qw, s1, s2)["fc3"])):
+                         ("quant", forward_quant(w, x, qw, s1, s2)["fc3"]),
+                         ("fused", forward_quant(w, x, qw, s1, s2,
+                                                 fused=True)["fc3"])):
         agree = (logits.argmax(-1) == pred).mean() * 100
         acc = (logits.argmax(-1) == y).mean() * 100
         assert agree < 100 and acc < 87.5, (name, agree, acc)
@@ -331,14 +357,17 @@ def check(argv):
         else:
             qw = {k[len("quant/"):]: wts[k] for k in wts
                   if k.startswith("quant/")}
-            cv = forward_quant(fw, x, qw, F32(wts["s1"]), F32(wts["s2"]))
+            cv = forward_quant(fw, x, qw, F32(wts["s1"]), F32(wts["s2"]),
+                               fused=model == "fused")
         for l in rep["per_layer"]:
-            want = sqnr(fv[l["name"]], cv[l["name"]])
-            assert l["elements"] == fv[l["name"]].size, l
+            # "fc1+relu1": the candidate's fc1 is relu1's value.
+            key = l["name"].split("+")[-1]
+            want = sqnr(fv[key], cv[key])
+            assert l["elements"] == fv[key].size, l
             if math.isinf(want):
                 close(l["sqnr_db"], want, 0, "sqnr " + l["name"])
             else:
-                close(l["sqnr_db"], want, 0, "sqnr " + l["name"], 0.05)
+                close(l["sqnr_db"], want, 0, "sqnr " + l["name"], 0.001)
             print(f"layer {l['name']}: sqnr {l['sqnr_db']} dB "
                   f"(numpy {want:.3f}): ok")
     print("report ok")
