@@ -35,7 +35,7 @@ std::string WeightScheme::name() const {
   return s;
 }
 
-std::string qopt::opDisplayName(Operation *op) {
+std::string qopt::locationName(Operation *op) {
   std::string name;
   op->getLoc()->walk([&](Location l) {
     if (auto n = dyn_cast<NameLoc>(l)) {
@@ -44,6 +44,11 @@ std::string qopt::opDisplayName(Operation *op) {
     }
     return WalkResult::advance();
   });
+  return name;
+}
+
+std::string qopt::opDisplayName(Operation *op) {
+  std::string name = locationName(op);
   return name.empty() ? op->getName().getStringRef().str() : name;
 }
 

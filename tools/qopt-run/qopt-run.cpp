@@ -26,6 +26,7 @@
 
 #include "qopt/executor/Interpreter.h"
 #include "qopt/onnx/ONNXImporter.h"
+#include "qopt/passes/QuantUtils.h"
 #include "qopt/support/NpyIO.h"
 #include "qopt/tools/InitAll.h"
 
@@ -458,21 +459,6 @@ static llvm::Error mergeOutputs(Model &m) {
 // Per-layer comparison
 //===----------------------------------------------------------------------===//
 
-/// The name of an op: the first NameLoc in its location (the ONNX node or
-/// Hugging Face module name), as passes/InsertObservers.cpp names sites;
-/// empty when there is none.
-static std::string layerName(Operation *op) {
-  std::string name;
-  op->getLoc()->walk([&](Location l) {
-    if (auto n = dyn_cast<NameLoc>(l)) {
-      name = n.getName().str();
-      return WalkResult::interrupt();
-    }
-    return WalkResult::advance();
-  });
-  return name;
-}
-
 namespace {
 /// How to read a result as float: as it is, or dequantized from a static
 /// !quant.uniform type (per tensor or per axis).
@@ -554,7 +540,7 @@ static LayerSites collectSites(func::FuncOp fn) {
   for (Operation &op : fn.getBody().front()) {
     if (op.hasTrait<OpTrait::ConstantLike>() || op.getNumResults() == 0)
       continue;
-    std::string name = layerName(&op);
+    std::string name = qopt::locationName(&op);
     if (name.empty())
       continue;
     for (auto [i, res] : llvm::enumerate(op.getResults())) {

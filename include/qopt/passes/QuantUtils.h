@@ -48,8 +48,11 @@ struct WeightSite {
 /// by a qopt.constant; std::nullopt otherwise.
 std::optional<WeightSite> weightSiteOf(mlir::Operation *op);
 
-/// The innermost NameLoc of the op's location (ONNX node or HF module name),
-/// else the op name.
+/// The first NameLoc in the op's location (the ONNX node or Hugging Face
+/// module name); empty when there is none.
+std::string locationName(mlir::Operation *op);
+
+/// locationName(op), else the op name ("qopt.matmul").
 std::string opDisplayName(mlir::Operation *op);
 
 /// A quantized weight. `values` has the weight's shape (I8 for signed, U8 for
