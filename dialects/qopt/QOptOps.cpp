@@ -478,3 +478,47 @@ LogicalResult DynamicQuantizeOp::verify() {
 
 #define GET_OP_CLASSES
 #include "qopt/dialects/qopt/QOptOps.cpp.inc"
+
+//===----------------------------------------------------------------------===//
+// Fusion
+//===----------------------------------------------------------------------===//
+
+ArrayRef<llvm::StringLiteral> FusedOp::knownKinds() {
+  static constexpr llvm::StringLiteral kinds[] = {
+      "linear", "dequant_matmul", "norm_quantize", "elementwise"};
+  return kinds;
+}
+
+LogicalResult FusedOp::verify() {
+  if (!llvm::is_contained(knownKinds(), getKind())) {
+    std::string list;
+    for (auto [i, k] : llvm::enumerate(knownKinds()))
+      list += (i ? ", \"" : "\"") + k.str() + "\"";
+    return emitOpError("unknown kind \"") << getKind() << "\"; expected one of "
+                                          << list;
+  }
+  Block &block = getBodyBlock();
+  if (block.getNumArguments() != getNumOperands())
+    return emitOpError("body has ")
+           << block.getNumArguments() << " argument(s) but the op has "
+           << getNumOperands() << " operand(s)";
+  for (auto [i, arg, operand] :
+       llvm::enumerate(block.getArguments(), getOperands()))
+    if (arg.getType() != operand.getType())
+      return emitOpError("body argument ")
+             << i << " has type " << arg.getType() << " but operand " << i
+             << " has type " << operand.getType();
+  auto yield = block.empty() ? YieldOp() : dyn_cast<YieldOp>(block.back());
+  if (!yield)
+    return emitOpError("body must end with qopt.yield");
+  if (yield.getNumOperands() != getNumResults())
+    return emitOpError("body yields ")
+           << yield.getNumOperands() << " value(s) but the op has "
+           << getNumResults() << " result(s)";
+  for (auto [i, v, r] : llvm::enumerate(yield.getOperands(), getResults()))
+    if (v.getType() != r.getType())
+      return emitOpError("yielded value ")
+             << i << " has type " << v.getType() << " but result " << i
+             << " has type " << r.getType();
+  return success();
+}

@@ -289,6 +289,40 @@ static std::string ioName(func::FuncOp fn, unsigned i, bool result) {
   return (result ? "output_" : "input_") + std::to_string(i);
 }
 
+/// Checks that every op of `block` (and of the bodies of its `qopt.fused`
+/// ops) is executable and materializes its constants into `constants`.
+static Error prepareBlock(Block &block,
+                          llvm::DenseMap<Operation *, Tensor> &constants) {
+  for (Operation &op : block) {
+    if (isa<func::ReturnOp, YieldOp>(op))
+      continue;
+    if (op.getDialect() && !isa<QOptDialect>(op.getDialect()) &&
+        !isa<quant::StorageCastOp>(op))
+      return makeError(describeOp(&op) + " is not executable by the reference "
+                                         "executor");
+    if (auto fused = dyn_cast<FusedOp>(op)) {
+      if (Error e = prepareBlock(fused.getBodyBlock(), constants))
+        return e;
+    } else if (op.getNumRegions() != 0) {
+      return makeError(describeOp(&op) + " has regions; not executable");
+    }
+    for (Type t : op.getResultTypes()) {
+      auto rt = dyn_cast<RankedTensorType>(t);
+      if (!rt || !runtimeDType(rt.getElementType()))
+        return makeError(describeOp(&op) + ": result type " +
+                         llvm::formatv("{0}", t).str() +
+                         " has no runtime representation");
+    }
+    if (auto c = dyn_cast<qopt::ConstantOp>(op)) {
+      auto t = tensorFromAttr(c.getValue());
+      if (!t)
+        return makeError(describeOp(&op) + ": " + toString(t.takeError()));
+      constants[&op] = std::move(*t);
+    }
+  }
+  return Error::success();
+}
+
 Expected<std::unique_ptr<Interpreter>> Interpreter::create(ModuleOp module,
                                                            StringRef function) {
   func::FuncOp fn;
@@ -333,29 +367,8 @@ Expected<std::unique_ptr<Interpreter>> Interpreter::create(ModuleOp module,
     interp->outputs_.push_back({ioName(fn, i, true), rt});
   }
   // Check every op up front, so a model fails before it runs, not midway.
-  for (Operation &op : fn.getBody().front()) {
-    if (isa<func::ReturnOp>(op))
-      continue;
-    if (op.getDialect() && !isa<QOptDialect>(op.getDialect()) &&
-        !isa<quant::StorageCastOp>(op))
-      return makeError(describeOp(&op) + " is not executable by the reference "
-                                         "executor");
-    if (op.getNumRegions() != 0)
-      return makeError(describeOp(&op) + " has regions; not executable");
-    for (Type t : op.getResultTypes()) {
-      auto rt = dyn_cast<RankedTensorType>(t);
-      if (!rt || !runtimeDType(rt.getElementType()))
-        return makeError(describeOp(&op) + ": result type " +
-                         llvm::formatv("{0}", t).str() +
-                         " has no runtime representation");
-    }
-    if (auto c = dyn_cast<qopt::ConstantOp>(op)) {
-      auto t = tensorFromAttr(c.getValue());
-      if (!t)
-        return makeError(describeOp(&op) + ": " + toString(t.takeError()));
-      interp->constants_[&op] = std::move(*t);
-    }
-  }
+  if (Error e = prepareBlock(fn.getBody().front(), interp->constants_))
+    return std::move(e);
   return interp;
 }
 
@@ -725,33 +738,39 @@ static Error checkAgainstType(const Tensor &t, RankedTensorType type,
   return Error::success();
 }
 
-Expected<std::vector<Tensor>> Interpreter::run(ArrayRef<Tensor> inputs,
-                                               const ValueCallback &callback) {
-  auto fn = cast<func::FuncOp>(function_);
-  if (inputs.size() != inputs_.size())
-    return makeError(llvm::formatv("expected {0} inputs, got {1}",
-                                   inputs_.size(), inputs.size())
-                         .str());
-  llvm::DenseMap<Value, Tensor> env;
-  Block &body = fn.getBody().front();
-  for (auto [i, arg] : llvm::enumerate(body.getArguments())) {
-    if (Error e = checkAgainstType(inputs[i], inputs_[i].type,
-                                   "input '" + inputs_[i].name + "'"))
-      return std::move(e);
-    env[arg] = inputs[i];
-  }
+/// Runs the ops of `body` in order on `env` (which holds the block's
+/// arguments) up to its terminator (`func.return` or `qopt.yield`) and
+/// returns the terminator's operand values. A `qopt.fused` op runs its body
+/// the same way, in a fresh environment with the block arguments bound to
+/// its operands; its results are the yielded values. The callback sees every
+/// op, inside fused bodies too, and then the fused op's results.
+static Expected<std::vector<Tensor>>
+runBlock(Block &body, llvm::DenseMap<Value, Tensor> &env,
+         const llvm::DenseMap<Operation *, Tensor> &constants,
+         const Interpreter::ValueCallback &callback) {
   OpRunner runner(env);
   std::vector<Tensor> results;
   for (Operation &op : body) {
-    if (auto ret = dyn_cast<func::ReturnOp>(op)) {
-      for (Value v : ret.getOperands())
+    if (isa<func::ReturnOp, YieldOp>(op)) {
+      for (Value v : op.getOperands())
         results.push_back(env.find(v)->second);
       break;
     }
     SmallVector<Tensor> outs;
-    auto cit = constants_.find(&op);
-    if (cit != constants_.end()) {
+    auto cit = constants.find(&op);
+    if (cit != constants.end()) {
       outs.push_back(cit->second);
+    } else if (auto fused = dyn_cast<FusedOp>(op)) {
+      Block &inner = fused.getBodyBlock();
+      llvm::DenseMap<Value, Tensor> innerEnv;
+      for (auto [arg, operand] :
+           llvm::zip(inner.getArguments(), fused.getOperands()))
+        innerEnv[arg] = env.find(operand)->second;
+      auto r = runBlock(inner, innerEnv, constants, callback);
+      if (!r)
+        return makeError(describeOp(&op) + ": " + toString(r.takeError()));
+      outs.assign(std::make_move_iterator(r->begin()),
+                  std::make_move_iterator(r->end()));
     } else {
       auto r = runner.run(&op);
       if (!r)
@@ -771,7 +790,8 @@ Expected<std::vector<Tensor>> Interpreter::run(ArrayRef<Tensor> inputs,
         callback(&op, i, t);
       env[res] = std::move(t);
     }
-    // Free values whose last use was this op.
+    // Free values whose last use was this op. (Regions are isolated from
+    // above, so every user of a value of this block is in this block.)
     for (Value operand : op.getOperands()) {
       if (isa<BlockArgument>(operand))
         continue;
@@ -783,6 +803,24 @@ Expected<std::vector<Tensor>> Interpreter::run(ArrayRef<Tensor> inputs,
     }
   }
   return results;
+}
+
+Expected<std::vector<Tensor>> Interpreter::run(ArrayRef<Tensor> inputs,
+                                               const ValueCallback &callback) {
+  auto fn = cast<func::FuncOp>(function_);
+  if (inputs.size() != inputs_.size())
+    return makeError(llvm::formatv("expected {0} inputs, got {1}",
+                                   inputs_.size(), inputs.size())
+                         .str());
+  llvm::DenseMap<Value, Tensor> env;
+  Block &body = fn.getBody().front();
+  for (auto [i, arg] : llvm::enumerate(body.getArguments())) {
+    if (Error e = checkAgainstType(inputs[i], inputs_[i].type,
+                                   "input '" + inputs_[i].name + "'"))
+      return std::move(e);
+    env[arg] = inputs[i];
+  }
+  return runBlock(body, env, constants_, callback);
 }
 
 Expected<Tensor> Interpreter::replaceConstant(Operation *op, Tensor value) {

@@ -425,4 +425,82 @@ def QOptFoldQDQPass : Pass<"qopt-fold-qdq", "mlir::ModuleOp"> {
   let dependentDialects = ["::qopt::QOptDialect", "::mlir::quant::QuantDialect"];
 }
 
+def QOptFusePass : Pass<"qopt-fuse", "mlir::ModuleOp"> {
+  let summary = "Group ops that run as one kernel into qopt.fused region ops";
+  let description = [{
+    Groups the ops of every function body into `qopt.fused` ops, each of
+    which a backend runs as one kernel. Greedy and deterministic: ops are
+    visited in program order and an op joins the group of the op producing
+    one of its operands only when that value has exactly one user (this op)
+    and both ops are in the same block. A value with a second user therefore
+    always stays visible outside any group (it is a group result, never an
+    internal value). Ops with regions never join a group.
+
+    Kinds (`kinds=` selects a subset; default all):
+
+    * `linear`: an anchor `qopt.matmul`, `qopt.gemm`, `qopt.conv2d`,
+      `qopt.matmul_integer` or `qopt.conv2d_integer`; a `quant.scast` of a
+      constant weight feeding it; and its epilogue: each following op that
+      reads the group's last value, among `add` / `sub` / `mul` / `div`
+      (other operand from outside: bias, residual, rescale), `relu`,
+      `gelu`, `silu`, `sigmoid`, `tanh`, `quant.scast`, `qopt.cast`,
+      `dequantize`, and finally `requantize` or `quantize` (to the next
+      op's scale), which closes the group.
+    * `dequant_matmul`: the same with a float `matmul` / `gemm` / `conv2d`
+      whose weight is the `dequantize` of a constant (a `qopt.constant`,
+      possibly through `quant.scast`; constant scale and zero point):
+      weight-only layers, dequantized in the kernel.
+    * `norm_quantize`: `layer_norm` / `rms_norm` and the `quantize` of its
+      result.
+    * `elementwise`: at least two of `add`, `sub`, `mul`, `div`, `pow`,
+      `relu`, `gelu`, `silu`, `sigmoid`, `tanh`, `exp`, `neg`, `sqrt`,
+      `erf` (with broadcasting), connected through single-user values; a
+      group may take several chains that meet in a binary op.
+
+    A group needs two ops besides `quant.scast`s (an anchor alone stays
+    as it is). Every value a group reads from outside, constants included,
+    becomes an operand of the fused op (the region is isolated from above;
+    weights stay shared top-level constants that a backend can pre-pack);
+    the values used after the group are its results. The fused op is placed
+    where the group's last op was and carries the location of the anchor
+    (the first op for `elementwise`; for an anchor named like a
+    `qopt-fold-qdq` helper, `fc1.acc`, the group op named `fc1`), so
+    per-layer reports keep their names. The body's ops keep their own
+    locations and attributes. The executor runs the body's ops in order:
+    outputs are bit-identical to the unfused module.
+
+    Run it last: the other passes do not look into `qopt.fused` bodies.
+
+    Before (a static W8A8 layer after `qopt-fold-qdq`):
+
+    ```mlir
+    %wq = quant.scast %w : tensor<64x32xi8> to tensor<64x32x!quant.uniform<i8<-127:127>:f32:1, {...}>>
+    %acc = qopt.matmul_integer %xq, %wq : (...) -> tensor<?x32xi32> loc("fc2.acc")
+    %accb = qopt.add %acc, %bias : (tensor<?x32xi32>, tensor<32xi32>) -> tensor<?x32xi32> loc("fc2.bias")
+    %accq = quant.scast %accb : tensor<?x32xi32> to tensor<?x32x!quant.uniform<i32:f32:1, {...}>> loc("fc2.acc_q")
+    %y = qopt.requantize %accq : (...) -> tensor<?x32x!quant.uniform<u8:f32, 0.0437>> loc("fc2")
+    ```
+
+    After `--qopt-fuse`:
+
+    ```mlir
+    %y = qopt.fused "linear" (%xq, %w, %bias) : (tensor<?x64x!quant.uniform<u8:f32, 0.015>>, tensor<64x32xi8>, tensor<32xi32>) -> tensor<?x32x!quant.uniform<u8:f32, 0.0437>> {
+    ^bb0(%a: tensor<?x64x!quant.uniform<u8:f32, 0.015>>, %b: tensor<64x32xi8>, %c: tensor<32xi32>):
+      %0 = quant.scast %b : tensor<64x32xi8> to tensor<64x32x!quant.uniform<i8<-127:127>:f32:1, {...}>>
+      %1 = qopt.matmul_integer %a, %0 : (...) -> tensor<?x32xi32>
+      %2 = qopt.add %1, %c : (tensor<?x32xi32>, tensor<32xi32>) -> tensor<?x32xi32>
+      %3 = quant.scast %2 : tensor<?x32xi32> to tensor<?x32x!quant.uniform<i32:f32:1, {...}>>
+      %4 = qopt.requantize %3 : (...) -> tensor<?x32x!quant.uniform<u8:f32, 0.0437>>
+      qopt.yield %4 : tensor<?x32x!quant.uniform<u8:f32, 0.0437>>
+    } loc("fc2")
+    ```
+  }];
+  let options = [
+    ListOption<"kinds", "kinds", "std::string",
+               "Kinds of groups to form (linear, dequant_matmul, "
+               "norm_quantize, elementwise); empty: all">,
+  ];
+  let dependentDialects = ["::qopt::QOptDialect", "::mlir::quant::QuantDialect"];
+}
+
 #endif // QOPT_PASSES_PASSES_TD

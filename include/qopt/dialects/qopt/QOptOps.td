@@ -650,4 +650,74 @@ def QOpt_DynamicQuantizeOp : QOpt_Op<"dynamic_quantize", [Pure]> {
   let hasVerifier = 1;
 }
 
+//===----------------------------------------------------------------------===//
+// Fusion
+//===----------------------------------------------------------------------===//
+
+def QOpt_FusedOp : QOpt_Op<"fused",
+    [IsolatedFromAbove, RecursiveMemoryEffects]> {
+  let summary = "a group of ops that runs as one kernel";
+  let description = [{
+    Written by `qopt-fuse`: the ops of `body` run as one unit (one kernel,
+    intermediate values never stored). The region is isolated from above:
+    every value the group reads, constants included, is an operand, and the
+    entry block's arguments are the operands one for one (same types). The
+    body ends with `qopt.yield`, whose values are the op's results. Running
+    it is running the body's ops in order, so a fused module computes
+    exactly what the unfused one did.
+
+    `kind` says which kernel family the group belongs to:
+
+    * `linear`: `matmul` / `gemm` / `conv2d` / `matmul_integer` /
+      `conv2d_integer` with its epilogue (bias add, activation, rescale,
+      `quant.scast`, and a final `requantize` / `quantize` to the next op's
+      scale, or `dequantize`);
+    * `dequant_matmul`: a weight-only layer, the `dequantize` of a constant
+      integer weight and the `matmul` / `gemm` / `conv2d` using it (plus the
+      epilogue);
+    * `norm_quantize`: `layer_norm` / `rms_norm` and the `quantize` of its
+      result;
+    * `elementwise`: two or more elementwise ops (with broadcasting).
+
+    The op's location is the layer's (the anchor op's name), so per-layer
+    reports keep their names.
+
+    ```mlir
+    %y = qopt.fused "linear" (%x, %w, %b) : (tensor<?x64xf32>, tensor<64x32xf32>, tensor<32xf32>) -> tensor<?x32xf32> {
+    ^bb0(%a: tensor<?x64xf32>, %wt: tensor<64x32xf32>, %bias: tensor<32xf32>):
+      %0 = qopt.matmul %a, %wt : (tensor<?x64xf32>, tensor<64x32xf32>) -> tensor<?x32xf32>
+      %1 = qopt.add %0, %bias : (tensor<?x32xf32>, tensor<32xf32>) -> tensor<?x32xf32>
+      %2 = qopt.relu %1 : tensor<?x32xf32>
+      qopt.yield %2 : tensor<?x32xf32>
+    }
+    ```
+  }];
+  let arguments = (ins Variadic<AnyType>:$inputs, StrAttr:$kind);
+  let results = (outs Variadic<AnyType>:$results);
+  let regions = (region SizedRegion<1>:$body);
+  let assemblyFormat = "$kind `(` $inputs `)` `:` functional-type($inputs, results) "
+                       "attr-dict-with-keyword $body";
+  let hasVerifier = 1;
+  let extraClassDeclaration = [{
+    /// The kinds `kind` may name.
+    static llvm::ArrayRef<llvm::StringLiteral> knownKinds();
+    mlir::Block &getBodyBlock() { return getBody().front(); }
+  }];
+}
+
+def QOpt_YieldOp : QOpt_Op<"yield",
+    [Pure, Terminator, HasParent<"FusedOp">]> {
+  let summary = "the results of a `qopt.fused` body";
+  let description = [{
+    Terminates the body of `qopt.fused`; its operands become the fused op's
+    results (same number and types).
+
+    ```mlir
+    qopt.yield %2 : tensor<?x32xf32>
+    ```
+  }];
+  let arguments = (ins Variadic<AnyType>:$values);
+  let assemblyFormat = "($values^ `:` type($values))? attr-dict";
+}
+
 #endif // QOPT_DIALECTS_QOPT_QOPTOPS_TD
