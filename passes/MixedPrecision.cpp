@@ -252,17 +252,8 @@ void MixedPrecisionPass::collectSites(func::FuncOp fn,
     s.op = &op;
     if (std::optional<WeightSite> ws = weightSiteOf(&op)) {
       s.ws = *ws;
-    } else if (auto gather = dyn_cast<GatherOp>(op)) {
-      auto table = gather.getData().getDefiningOp<ConstantOp>();
-      auto type = cast<RankedTensorType>(gather.getData().getType());
-      if (!table || !isa<FloatType>(type.getElementType()) ||
-          type.getRank() < 2)
-        continue;
-      int64_t axis = gather.getAxis();
-      if (axis < 0)
-        axis += type.getRank();
-      // One scale per gathered row (slice along the gather axis).
-      s.ws = WeightSite{0, axis, axis == 0 ? 1 : 0};
+    } else if (std::optional<WeightSite> es = embeddingSiteOf(&op)) {
+      s.ws = *es;
       s.embedding = true;
     } else {
       continue;

@@ -74,6 +74,19 @@ std::optional<WeightSite> qopt::weightSiteOf(Operation *op) {
       .Default([](Operation *) { return std::nullopt; });
 }
 
+std::optional<WeightSite> qopt::embeddingSiteOf(Operation *op) {
+  auto gather = dyn_cast<GatherOp>(op);
+  if (!gather || !isConstant(gather.getData()))
+    return std::nullopt;
+  auto type = cast<RankedTensorType>(gather.getData().getType());
+  if (!isa<FloatType>(type.getElementType()) || type.getRank() < 2)
+    return std::nullopt;
+  int64_t axis = gather.getAxis();
+  if (axis < 0)
+    axis += type.getRank();
+  return WeightSite{0, axis, axis == 0 ? 1 : 0};
+}
+
 llvm::Expected<Tensor> qopt::constantValue(Value v) {
   auto c = v ? v.getDefiningOp<ConstantOp>() : ConstantOp();
   if (!c)

@@ -260,6 +260,13 @@ void QuantizePass::runOnOperation() {
   module.walk([&](Operation *op) {
     std::optional<WeightSite> site = weightSiteOf(op);
     bool bmm = isa<BatchMatMulOp>(op);
+    // Embedding tables: int8 per row, weights only, when asked for by
+    // `embeddings` or a qopt.precision decision.
+    std::optional<WeightSite> table = embeddingSiteOf(op);
+    bool embedding =
+        table && (embeddings || op->hasAttr("qopt.precision"));
+    if (embedding)
+      site = table;
     if (!site && !(bmm && mode_ == Mode::Static))
       return;
     if (isExcluded(op))
@@ -286,6 +293,11 @@ void QuantizePass::runOnOperation() {
     }
     if (bmm && !p.quantizeActivations)
       return;
+    if (embedding) {
+      if (p.weights.bits < 8 || p.weights.groupSize > 0)
+        p.weights = WeightScheme{8, 0, true, base.clipSearch};
+      p.quantizeActivations = false; // the indices are not quantized
+    }
     if (p.quantizeActivations)
       p.scheme = mode_ == Mode::Static
                      ? "w8a8-static-" + activationType.getValue()

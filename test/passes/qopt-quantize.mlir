@@ -5,6 +5,7 @@
 // RUN: qopt %s --split-input-file --qopt-quantize="mode=weight-only weight-bits=8" | FileCheck %s --check-prefix=W8
 // RUN: qopt %s --split-input-file --qopt-quantize="mode=static exclude=^fc$" | FileCheck %s --check-prefix=EXCL
 // RUN: qopt %s --split-input-file --qopt-quantize="mode=static exclude-types=qopt.matmul" | FileCheck %s --check-prefix=EXCL
+// RUN: qopt %s --split-input-file --qopt-quantize="mode=weight-only embeddings=true" | FileCheck %s --check-prefix=EMB
 
 // One matmul: weights per output channel (dim 1 of [K, N]), symmetric narrow
 // range; scale = max|W_col| / 127 (1/127 and 4/127); 0.5 / (1/127) = 63.5
@@ -110,8 +111,25 @@ func.func @main(%x: tensor<2x4xf32>) -> (tensor<2x2xf32>, tensor<2x2xf32>) {
   %b = qopt.gemm %p, %w {trans_b = true, qopt.precision = "int8"} : (tensor<2x4xf32>, tensor<2x4xf32>) -> tensor<2x2xf32> loc("b")
   return %a, %b : tensor<2x2xf32>, tensor<2x2xf32>
 }
-// W8-LABEL: func.func @main
+// W8-LABEL: func.func @main(%arg0: tensor<2x4xf32>) ->
 // W8: quant.scast {{.*}} : tensor<2x4xi4> to tensor<2x4x!quant.uniform<i4<-7:7>:f32:0, {0.57142859697341919,0.1428571492433548}>>
 // W8: qopt.gemm {{.*}} {qopt.precision = "int4", qopt.scheme = "w4-g128-sym", trans_b = true}
 // W8: quant.scast {{.*}} : tensor<2x4xi8> to tensor<2x4x!quant.uniform<i8<-127:127>:f32:0,
 // W8: qopt.gemm {{.*}} {qopt.precision = "int8", qopt.scheme = "w8-channel-sym", trans_b = true}
+
+// -----
+
+// Embedding tables: only with embeddings=true (or a qopt.precision decision),
+// int8 with one scale per row; the indices stay integers.
+func.func @main(%ids: tensor<1x3xi64>) -> tensor<1x3x2xf32> {
+  %t = qopt.constant dense<[[1.0, -2.0], [0.5, 0.25], [0.0, 0.0], [4.0, 1.0]]> : tensor<4x2xf32>
+  %e = qopt.gather %t, %ids {axis = 0 : i64} : (tensor<4x2xf32>, tensor<1x3xi64>) -> tensor<1x3x2xf32> loc("embed")
+  return %e : tensor<1x3x2xf32>
+}
+// EMB-LABEL: func.func @main(%arg0: tensor<1x3xi64>)
+// EMB: %[[T:.*]] = qopt.constant dense<{{\[}}[64, -127], [127, 64], [0, 0], [127, 32]]> : tensor<4x2xi8>
+// EMB: %[[Q:.*]] = quant.scast %[[T]] : tensor<4x2xi8> to tensor<4x2x!quant.uniform<i8<-127:127>:f32:0, {0.015748031437397003,0.0039370078593492508,1.000000e+00,0.031496062874794006}>>
+// EMB: %[[D:.*]] = qopt.dequantize %[[Q]]
+// EMB: qopt.gather %[[D]], %arg0 {qopt.scheme = "w8-channel-sym"}
+// W8-LABEL: func.func @main(%arg0: tensor<1x3xi64>)
+// W8: qopt.gather %{{.*}}, %arg0 : (tensor<4x2xf32>

@@ -239,7 +239,9 @@ def QOptQuantizePass : Pass<"qopt-quantize", "mlir::ModuleOp"> {
     regexes, or whose op name is in `exclude-types` (e.g. `qopt.gather`),
     stay float. A `qopt.precision` attribute on an op (`float`, `int8`,
     `int4`, set by `qopt-mixed-precision`) overrides the mode's weight
-    precision for that op. Each quantized op gets a `qopt.scheme` string
+    precision for that op. `qopt.gather` tables (embeddings) are quantized
+    only with `embeddings=true` or a `qopt.precision` decision, always to
+    int8 with one scale per row (weights only). Each quantized op gets a `qopt.scheme` string
     attribute describing what was done.
   }];
   let options = [
@@ -255,6 +257,8 @@ def QOptQuantizePass : Pass<"qopt-quantize", "mlir::ModuleOp"> {
            "Static activations: u8 (asymmetric) or s8 (symmetric)">,
     Option<"clipSearch", "clip-search", "bool", "false",
            "Search a per-channel clipping ratio for weights">,
+    Option<"embeddings", "embeddings", "bool", "false",
+           "Also quantize qopt.gather tables (int8, one scale per row)">,
     ListOption<"exclude", "exclude", "std::string",
                "Regexes on op names to keep in float">,
     ListOption<"excludeTypes", "exclude-types", "std::string",

@@ -48,6 +48,11 @@ struct WeightSite {
 /// by a qopt.constant; std::nullopt otherwise.
 std::optional<WeightSite> weightSiteOf(mlir::Operation *op);
 
+/// qopt.gather whose table (operand 0) is a float constant of rank >= 2:
+/// one scale per gathered row (slices along the gather axis); std::nullopt
+/// otherwise. Embedding tables are never quantized below 8 bits.
+std::optional<WeightSite> embeddingSiteOf(mlir::Operation *op);
+
 /// The first NameLoc in the op's location (the ONNX node or Hugging Face
 /// module name); empty when there is none.
 std::string locationName(mlir::Operation *op);
