@@ -21,8 +21,8 @@
 #include "mlir/IR/Builders.h"
 #include "mlir/IR/IRMapping.h"
 #include "llvm/ADT/SetVector.h"
-#include "llvm/ADT/StringSet.h"
 
+#include <functional>
 #include <memory>
 
 namespace qopt {
@@ -266,14 +266,26 @@ void Fuser::rewrite(Group &g) {
     return a->isBeforeInBlock(b);
   });
   llvm::SmallPtrSet<Operation *, 8> members(g.ops.begin(), g.ops.end());
+  // Operands: the anchor's inputs in its operand order (a weight's through
+  // its scast/dequantize), then those of the other ops in program order.
   llvm::SetVector<Value> inputs;
-  SmallVector<Value> outputs;
-  for (Operation *op : g.ops) {
+  llvm::SmallPtrSet<Operation *, 8> collected;
+  std::function<void(Operation *)> collect = [&](Operation *op) {
+    if (!collected.insert(op).second)
+      return;
     for (Value v : op->getOperands()) {
       Operation *def = v.getDefiningOp();
-      if (!def || !members.contains(def))
+      if (def && members.contains(def))
+        collect(def);
+      else
         inputs.insert(v);
     }
+  };
+  collect(g.anchor);
+  for (Operation *op : g.ops)
+    collect(op);
+  SmallVector<Value> outputs;
+  for (Operation *op : g.ops) {
     for (Value r : op->getResults())
       if (llvm::any_of(r.getUsers(), [&](Operation *u) {
             return !members.contains(u);

@@ -692,10 +692,10 @@ def QOpt_FusedOp : QOpt_Op<"fused",
     }
     ```
   }];
-  let arguments = (ins Variadic<AnyType>:$inputs, StrAttr:$kind);
-  let results = (outs Variadic<AnyType>:$results);
+  let arguments = (ins Variadic<AnyRankedTensor>:$inputs, StrAttr:$kind);
+  let results = (outs Variadic<AnyRankedTensor>:$results);
   let regions = (region SizedRegion<1>:$body);
-  let assemblyFormat = "$kind `(` $inputs `)` `:` functional-type($inputs, results) "
+  let assemblyFormat = "$kind ` ` `(` $inputs `)` `:` functional-type($inputs, results) "
                        "attr-dict-with-keyword $body";
   let hasVerifier = 1;
   let extraClassDeclaration = [{
@@ -716,7 +716,7 @@ def QOpt_YieldOp : QOpt_Op<"yield",
     qopt.yield %2 : tensor<?x32xf32>
     ```
   }];
-  let arguments = (ins Variadic<AnyType>:$values);
+  let arguments = (ins Variadic<AnyRankedTensor>:$values);
   let assemblyFormat = "($values^ `:` type($values))? attr-dict";
 }
 
