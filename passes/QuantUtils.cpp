@@ -280,7 +280,10 @@ Value qopt::buildConstant(OpBuilder &b, Location loc, const Tensor &t,
   unsigned width = elementType.getIntOrFloatBitWidth();
   int64_t n = t.numElements();
   ElementsAttr attr;
-  if (n <= 16) {
+  // Packed blobs exist for 2 and 4 bits only; other sub-byte widths keep
+  // MLIR's own (unpacked) dense storage.
+  bool packable = width == 2 || width == 4;
+  if (n <= 16 || (width < 8 && !packable && isa<IntegerType>(elementType))) {
     if (auto it = dyn_cast<IntegerType>(elementType)) {
       SmallVector<APInt> vals;
       for (int64_t i = 0; i < n; ++i)

@@ -85,6 +85,9 @@ LogicalResult QuantizePass::parseOptions(ModuleOp module) {
   if (mode_ != Mode::WeightOnly && weightBits != 8)
     return fail("mode=" + mode + " quantizes weights to 8 bits; weight-bits=" +
                 Twine(weightBits) + " needs mode=weight-only");
+  if (mode_ != Mode::WeightOnly && !weightSymmetric)
+    return fail("mode=" + mode + " uses symmetric int8 weights; "
+                "weight-symmetric=false needs mode=weight-only");
   if (groupSize < 0)
     return fail("group-size must be >= 0, got " + Twine(groupSize));
   if (activationType != "u8" && activationType != "s8")
@@ -233,6 +236,21 @@ Value QuantizePass::dynamicActivation(OpBuilder &b, Value v, bool perToken) {
   return dq;
 }
 
+/// Whether dynamic mode can give `op`'s activation one scale per row: the
+/// reduction dim must be the (static, non-empty) last dim.
+static bool perTokenFits(Operation *op) {
+  if (isa<Conv2DOp>(op))
+    return false;
+  if (auto g = dyn_cast<GemmOp>(op))
+    if (g.getTransA())
+      return false;
+  auto t = cast<RankedTensorType>(op->getOperand(0).getType());
+  if (t.getRank() < 1)
+    return false;
+  int64_t k = t.getShape().back();
+  return !ShapedType::isDynamic(k) && k > 0;
+}
+
 /// The operand indices of `op` that activation quantization quantizes.
 static SmallVector<unsigned> activationOperands(Operation *op) {
   if (isa<BatchMatMulOp>(op))
@@ -244,6 +262,12 @@ static SmallVector<unsigned> activationOperands(Operation *op) {
 
 void QuantizePass::runOnOperation() {
   ModuleOp module = getOperation();
+  excludePatterns_.clear();
+  excludeTypes_.clear();
+  probeCache_.clear();
+  dynamicCache_.clear();
+  dynamicTensorCache_.clear();
+  failed_ = false;
   if (failed(parseOptions(module)))
     return signalPassFailure();
   MLIRContext *ctx = &getContext();
@@ -301,8 +325,8 @@ void QuantizePass::runOnOperation() {
     if (p.quantizeActivations)
       p.scheme = mode_ == Mode::Static
                      ? "w8a8-static-" + activationType.getValue()
-                     : (isa<Conv2DOp>(op) ? "w8a8-dynamic-per-tensor"
-                                          : "w8a8-dynamic-per-token");
+                     : (perTokenFits(op) ? "w8a8-dynamic-per-token"
+                                         : "w8a8-dynamic-per-tensor");
     else
       p.scheme = p.weights.name();
     if (bmm)
@@ -319,6 +343,8 @@ void QuantizePass::runOnOperation() {
     if (!isa<BatchMatMulOp>(op)) {
       Value w = op->getOperand(p.site.operand);
       auto wt = cast<RankedTensorType>(w.getType());
+      if (wt.getNumElements() == 0)
+        continue; // nothing to quantize
       if (!wt.getElementType().isF32()) {
         op->emitWarning() << "qopt-quantize: '" << opDisplayName(op)
                           << "' has a " << wt.getElementType()
@@ -342,22 +368,32 @@ void QuantizePass::runOnOperation() {
       op->setOperand(p.site.operand, dq);
     }
     // Activations.
+    bool quantizedSomething = !isa<BatchMatMulOp>(op);
     if (p.quantizeActivations) {
       for (unsigned idx : activationOperands(op)) {
         Value v = op->getOperand(idx);
         if (v.getDefiningOp<ConstantOp>())
           continue;
+        if (!cast<RankedTensorType>(v.getType()).getElementType().isF32()) {
+          op->emitWarning() << "qopt-quantize: '" << opDisplayName(op)
+                            << "' has a " << v.getType()
+                            << " activation; only f32 activations are "
+                               "quantized";
+          continue;
+        }
         Value dq;
         if (mode_ == Mode::Static)
           dq = staticActivation(b, v, op);
         else
-          dq = dynamicActivation(b, v, /*perToken=*/!isa<Conv2DOp>(op));
+          dq = dynamicActivation(b, v, perTokenFits(op));
         if (!dq)
           return signalPassFailure();
         op->setOperand(idx, dq);
+        quantizedSomething = true;
       }
     }
-    op->setAttr("qopt.scheme", b.getStringAttr(p.scheme));
+    if (quantizedSomething)
+      op->setAttr("qopt.scheme", b.getStringAttr(p.scheme));
   }
 
   // Probes whose every consumer now reads the dequantized value go away;

@@ -66,12 +66,11 @@ std::optional<DType> qopt::runtimeDType(Type t) {
     return DType::BF16;
   if (auto it = dyn_cast<IntegerType>(t)) {
     bool u = it.isUnsigned();
+    if (it.getWidth() > 1 && it.getWidth() < 8) // sub-byte storage: one
+      return u ? DType::U8 : DType::I8;         // element per byte at run time
     switch (it.getWidth()) {
     case 1:
       return DType::Bool;
-    case 2:
-    case 4: // sub-byte storage: one element per byte at run time
-      return u ? DType::U8 : DType::I8;
     case 8:
       return u ? DType::U8 : DType::I8;
     case 16:
@@ -101,10 +100,17 @@ Expected<Tensor> qopt::tensorFromAttr(ElementsAttr attr) {
   unsigned width = type.getElementType().isIntOrFloat()
                        ? type.getElementType().getIntOrFloatBitWidth()
                        : 8;
-  bool subByte = width == 2 || width == 4;
+  bool subByte = width > 1 && width < 8 &&
+                 isa<IntegerType>(type.getElementType());
   if (subByte) {
     bool isSigned = !type.getElementType().isUnsignedInteger();
     if (auto res = dyn_cast<DenseResourceElementsAttr>(attr)) {
+      if (width != 2 && width != 4)
+        return makeError(llvm::formatv("constant resource '{0}': packed "
+                                       "{1}-bit blobs are not supported (2 "
+                                       "and 4 bits are)",
+                                       res.getRawHandle().getKey(), width)
+                             .str());
       // Packed, see packSubByte.
       AsmResourceBlob *blob = res.getRawHandle().getBlob();
       if (!blob)

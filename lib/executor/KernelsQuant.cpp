@@ -630,7 +630,9 @@ qopt::kernels::dynamicQuantizePerToken(const Tensor &x) {
     return kernelError(kernel, "input " + x.describe() +
                                    " must be f32 with rank >= 1");
   int64_t k = x.dim(x.rank() - 1);
-  int64_t rows = k == 0 ? 0 : x.numElements() / k;
+  int64_t rows = 1;
+  for (int64_t d = 0; d + 1 < x.rank(); ++d)
+    rows *= x.dim(d);
   std::vector<int64_t> pshape = x.shape();
   pshape.back() = 1;
   DynamicQuantized r;
@@ -650,7 +652,7 @@ qopt::kernels::dynamicQuantizePerToken(const Tensor &x) {
                                        " is not finite");
       m = std::max(m, std::fabs(in[j]));
     }
-    float s = m > 0.0f ? m / 127.0f : 1.0f;
+    float s = m > 0.0f ? m / 127.0f : 1.0f; // also for an empty row
     if (s == 0.0f) // subnormal range: the scale underflows
       s = 1.0f;
     sc[row] = s;

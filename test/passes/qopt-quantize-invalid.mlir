@@ -5,6 +5,7 @@
 // RUN: not qopt %s --split-input-file --qopt-quantize="activation-type=u16" 2>&1 | FileCheck %s --check-prefix=ACT
 // RUN: not qopt %s --split-input-file --qopt-quantize="exclude=fc(" 2>&1 | FileCheck %s --check-prefix=REGEX
 // RUN: not qopt %s --split-input-file --qopt-quantize="mode=weight-only group-size=-2" 2>&1 | FileCheck %s --check-prefix=GROUP
+// RUN: not qopt %s --split-input-file --qopt-quantize="mode=dynamic weight-symmetric=false" 2>&1 | FileCheck %s --check-prefix=ASYM
 
 // MODE: error: qopt-quantize: mode must be static, dynamic or weight-only, got 'fast'
 // BITS: error: qopt-quantize: weight-bits must be in 2..8, got 9
@@ -12,6 +13,7 @@
 // ACT: error: qopt-quantize: activation-type must be u8 or s8, got 'u16'
 // REGEX: error: qopt-quantize: exclude pattern 'fc(' is not a valid regex
 // GROUP: error: qopt-quantize: group-size must be >= 0, got -2
+// ASYM: error: qopt-quantize: mode=dynamic uses symmetric int8 weights; weight-symmetric=false needs mode=weight-only
 
 // Static quantization needs calibrated probes on the activations.
 func.func @main(%x: tensor<?x4xf32>) -> tensor<?x2xf32> {
@@ -62,4 +64,16 @@ func.func @main(%x: tensor<?x2xf32>) -> tensor<?x2xf32> {
   // expected-error @+1 {{qopt-quantize: qopt.precision must be float, int8 or int4, got 'int3'}}
   %y = qopt.matmul %x, %w {qopt.precision = "int3"} : (tensor<?x2xf32>, tensor<2x2xf32>) -> tensor<?x2xf32>
   return %y : tensor<?x2xf32>
+}
+
+// -----
+
+// Non-f32 activations are left alone with a warning.
+func.func @main(%a: tensor<2x3x4xf16>, %b: tensor<2x4x5xf16>) -> tensor<2x3x5xf16> {
+  %pa = qopt.observe %a {name = "a", stats = {min = -1.0 : f32, max = 1.0 : f32}} : tensor<2x3x4xf16>
+  %pb = qopt.observe %b {name = "b", stats = {min = -1.0 : f32, max = 1.0 : f32}} : tensor<2x4x5xf16>
+  // expected-warning @+2 {{qopt-quantize: 'qopt.batch_matmul' has a 'tensor<2x3x4xf16>' activation; only f32 activations are quantized}}
+  // expected-warning @+1 {{qopt-quantize: 'qopt.batch_matmul' has a 'tensor<2x4x5xf16>' activation; only f32 activations are quantized}}
+  %m = qopt.batch_matmul %pa, %pb : (tensor<2x3x4xf16>, tensor<2x4x5xf16>) -> tensor<2x3x5xf16>
+  return %m : tensor<2x3x5xf16>
 }

@@ -133,3 +133,4 @@ func.func @main(%ids: tensor<1x3xi64>) -> tensor<1x3x2xf32> {
 // EMB: qopt.gather %[[D]], %arg0 {qopt.scheme = "w8-channel-sym"}
 // W8-LABEL: func.func @main(%arg0: tensor<1x3xi64>)
 // W8: qopt.gather %{{.*}}, %arg0 : (tensor<4x2xf32>
+

@@ -223,13 +223,17 @@ def QOptQuantizePass : Pass<"qopt-quantize", "mlir::ModuleOp"> {
       quantized op is replaced by `qopt.quantize` + `qopt.dequantize`.
     * `dynamic`: weights as in `static`; activations are quantized at run
       time per token (symmetric s8, one scale per row) with
-      `qopt.dynamic_quantize {per_token}`.
+      `qopt.dynamic_quantize {per_token}`; where the reduction dim is not a
+      static last dim (conv2d, gemm with `trans_a`, a dynamic or empty K)
+      with one run-time u8 scale per tensor.
     * `weight-only`: only weights, with `weight-bits` in 2..8, per output
       channel (`group-size=0`) or in groups of `group-size` input channels
-      (a ragged last group is allowed), symmetric or asymmetric. 8-bit and
-      per-channel weights carry a `!quant.uniform` type; group-wise weights
-      use the operand form of `qopt.dequantize` with constant scale (and
-      zero point) tensors. Sub-byte weights are packed (see
+      (a ragged last group is allowed), symmetric or asymmetric. Symmetric
+      per-channel weights carry a per-axis `!quant.uniform` type; group-wise
+      and asymmetric weights use the operand form of `qopt.dequantize` with
+      constant scale (and zero point) tensors. Only f32 weights and
+      activations are quantized (others get a warning); empty weights are
+      left alone. Sub-byte weights are packed (see
       docs/numerics.md).
 
     Symmetric weights use the narrow range `[-(2^(b-1)-1), 2^(b-1)-1]`.

@@ -86,7 +86,7 @@ llvm::Expected<QuantizedWeight> quantizeWeight(const Tensor &w,
 llvm::Expected<Tensor> dequantizeWeight(const QuantizedWeight &q);
 
 /// The f32 value of a qopt.constant (any float type is converted); an error
-/// names the op when `v` is not a constant.
+/// when `v` is not produced by a qopt.constant.
 llvm::Expected<Tensor> constantValue(mlir::Value v);
 
 /// Builds a `qopt.constant` holding `t` with element type `elementType`
@@ -97,7 +97,8 @@ mlir::Value buildConstant(mlir::OpBuilder &b, mlir::Location loc,
                           const Tensor &t, mlir::Type elementType,
                           llvm::StringRef blobName);
 
-/// The integer storage type for `bits` (i<bits> or ui<bits>, 8 for 8).
+/// The integer storage type for `bits`: 2 -> i2, 3..4 -> i4, 5..8 -> i8
+/// (ui* when unsigned).
 mlir::IntegerType storageType(mlir::MLIRContext *ctx, int64_t bits,
                               bool isSigned);
 
