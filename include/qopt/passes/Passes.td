@@ -511,4 +511,27 @@ def QOptFusePass : Pass<"qopt-fuse", "mlir::ModuleOp"> {
   let dependentDialects = ["::qopt::QOptDialect", "::mlir::quant::QuantDialect"];
 }
 
+def QOptSetTargetPass : Pass<"qopt-set-target", "mlir::ModuleOp"> {
+  let summary = "Record the CPU target that code generation specializes for";
+  let description = [{
+    Sets the module attribute `qopt.target` that kernel generation reads:
+    `cpu:avx512-vnni` (AVX-512 with VNNI: `vpdpbusd` int8 dot products),
+    `cpu:avx2` (AVX2 + FMA: `vpmaddubsw`/`vpmaddwd` int8, 256-bit f32) or
+    `cpu:generic` (no ISA extensions assumed). `target=host` (the default)
+    picks the best of these that the CPU running `qopt` supports. Naming a
+    target the host cannot run is allowed (cross-compiling) but warned
+    about, since the result cannot be checked on this machine. The
+    environment variable `QOPT_HOST_TARGET` (a target name) replaces the
+    host detection.
+
+    ```mlir
+    module attributes {qopt.target = "cpu:avx2"} { ... }
+    ```
+  }];
+  let options = [
+    Option<"target", "target", "std::string", "\"host\"",
+           "host, cpu:avx512-vnni, cpu:avx2 or cpu:generic">,
+  ];
+}
+
 #endif // QOPT_PASSES_PASSES_TD
