@@ -411,13 +411,13 @@ LogicalResult MixedPrecisionPass::measure(ModuleOp module, Interpreter &interp,
       s.op->emitError() << "qopt-mixed-precision: " << toString(weight.takeError());
       return failure();
     }
-    SmallVector<Precision, 3> todo;
+    SmallVector<Precision, 3> toMeasure;
     if (s.last)
-      todo.push_back(Precision::Int4);
+      toMeasure.push_back(Precision::Int4);
     for (const Candidate &c : s.candidates)
       if (c.precision != Precision::Float)
-        todo.push_back(c.precision);
-    for (Precision p : todo) {
+        toMeasure.push_back(c.precision);
+    for (Precision p : toMeasure) {
       auto q = quantizeWeight(*weight, s.ws, schemeFor(s, p, groupSize));
       if (!q) {
         s.op->emitError() << "qopt-mixed-precision: quantizing the weight of '"

@@ -119,30 +119,26 @@ struct GroupLayout {
       n *= d;
     return n;
   }
-  /// Group of each element (row-major), computed once.
-  std::vector<int64_t> groupOfElements() const {
-    int64_t n = 1;
-    for (int64_t d : shape)
-      n *= d;
-    std::vector<int64_t> g(n);
-    std::vector<int64_t> strides = rowMajorStrides(shape);
-    std::vector<int64_t> pStrides = rowMajorStrides(paramShape);
-    for (int64_t i = 0; i < n; ++i) {
-      int64_t rem = i, idx = 0;
-      if (block == 0) {
-        idx = (i / strides[axis]) % shape[axis];
-      } else {
-        for (size_t d = 0; d < shape.size(); ++d) {
-          int64_t c = rem / strides[d];
-          rem %= strides[d];
-          if (static_cast<int64_t>(d) == axis)
-            c /= block;
-          idx += c * pStrides[d];
-        }
+  /// Calls f(i, group) for every element i in row-major order. The weight
+  /// is viewed as [outer, shape[axis], inner]; per channel the group is the
+  /// axis index, blocked it is the row-major index into paramShape (the
+  /// weight's shape with dim `axis` shortened to ceil(n / block)). Computed
+  /// on the fly: no per-element table.
+  template <typename F> void forEach(F f) const {
+    int64_t outer = 1, inner = 1;
+    for (int64_t d = 0; d < axis; ++d)
+      outer *= shape[d];
+    for (size_t d = axis + 1; d < shape.size(); ++d)
+      inner *= shape[d];
+    int64_t n = shape[axis];
+    int64_t nb = block ? (n + block - 1) / block : 0;
+    int64_t i = 0;
+    for (int64_t o = 0; o < outer; ++o)
+      for (int64_t k = 0; k < n; ++k) {
+        int64_t base = block ? (o * nb + k / block) * inner : k;
+        for (int64_t j = 0; j < inner; ++j, ++i)
+          f(i, block ? base + j : base);
       }
-      g[i] = idx;
-    }
-    return g;
   }
 };
 
@@ -213,18 +209,18 @@ qopt::quantizeWeight(const Tensor &w, const WeightSite &site,
     layout.block = 0;
     layout.paramShape = {w.dim(site.outAxis)};
   }
-  std::vector<int64_t> groupOf = layout.groupOfElements();
   int64_t ng = layout.numGroups();
   std::vector<Range> ranges(ng);
   const float *x = w.data<float>();
   int64_t n = w.numElements();
-  for (int64_t i = 0; i < n; ++i) {
+  for (int64_t i = 0; i < n; ++i)
     if (!std::isfinite(x[i]))
       return makeError(llvm::formatv("weight element {0} is not finite", i).str());
-    Range &r = ranges[groupOf[i]];
+  layout.forEach([&](int64_t i, int64_t g) {
+    Range &r = ranges[g];
     r.lo = std::min(r.lo, x[i]);
     r.hi = std::max(r.hi, x[i]);
-  }
+  });
   std::vector<float> ratio(ng, 1.0f);
   if (scheme.clipSearch) {
     constexpr int kSteps = 11; // 1.0, 0.95, ..., 0.5
@@ -235,12 +231,11 @@ qopt::quantizeWeight(const Tensor &w, const WeightSite &site,
       for (int s = 0; s < kSteps; ++s)
         paramsFor(ranges[g], 1.0f - 0.05f * s, scheme, q.qmin, q.qmax,
                   scales[g * kSteps + s], zps[g * kSteps + s]);
-    for (int64_t i = 0; i < n; ++i) {
-      int64_t g = groupOf[i];
+    layout.forEach([&](int64_t i, int64_t g) {
       for (int s = 0; s < kSteps; ++s)
         err[g * kSteps + s] += qerr(x[i], scales[g * kSteps + s],
                                     zps[g * kSteps + s], q.qmin, q.qmax);
-    }
+    });
     for (int64_t g = 0; g < ng; ++g) {
       int best = 0;
       for (int s = 1; s < kSteps; ++s)
