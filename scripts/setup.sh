@@ -24,6 +24,8 @@ PACKAGES=(
   libzip-dev zlib1g-dev libgtest-dev libgmock-dev libbenchmark-dev
   # test-model generators and the bundled example (digits data set)
   python3 python3-numpy python3-onnx python3-sklearn
+  # benchmarks: oneDNN (GEMM peer), venv for ONNX Runtime (end-to-end peer)
+  libdnnl-dev python3-venv
 )
 
 SUDO=""
@@ -47,6 +49,17 @@ if [ ! -f "$BUILD_DIR/build.ninja" ]; then
   cmake -G Ninja -S . -B "$BUILD_DIR" -DCMAKE_BUILD_TYPE=Release \
     -DCMAKE_C_COMPILER=gcc -DCMAKE_CXX_COMPILER=g++ \
     -DQOPT_ENABLE_SANITIZERS=$SAN
+fi
+# ONNX Runtime from PyPI for benchmarks/run.sh, in a venv that sees Debian's
+# numpy: its quantizer needs onnx >= 1.13 (onnx.reference), newer than
+# Debian's python3-onnx, which the test generators keep using.
+BENCH_VENV="$BUILD_DIR/bench-venv"
+if ! "$BENCH_VENV/bin/python" -c "import onnxruntime, onnx.reference" 2>/dev/null; then
+  echo "setup: installing onnxruntime into $BENCH_VENV"
+  python3 -m venv --system-site-packages "$BENCH_VENV"
+  "$BENCH_VENV/bin/python" -m pip install -q --disable-pip-version-check \
+    onnxruntime==1.23.2 onnx==1.17.0 ||
+    echo "setup: warning: no onnxruntime (PyPI unreachable?); benchmarks/run.sh skips its rows"
 fi
 start=$(date +%s)
 ninja -C "$BUILD_DIR" -j2

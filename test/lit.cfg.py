@@ -23,7 +23,7 @@ config.environment["UBSAN_OPTIONS"] = "print_stacktrace=1:halt_on_error=1"
 
 config.substitutions.append(("%qopt_src", config.qopt_src_root))
 config.substitutions.append(("%python", config.python_executable))
-llvm_config.add_tool_substitutions(["qopt", "qopt-run"], [config.qopt_tools_dir])
+llvm_config.add_tool_substitutions(["qopt", "qopt-run", "qopt-translate"], [config.qopt_tools_dir])
 if config.qopt_sanitizers:
     config.available_features.add("asan")
 config.substitutions.append(("%dialect_name", "qopt"))

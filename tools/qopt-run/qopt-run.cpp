@@ -22,6 +22,7 @@
 //
 //===----------------------------------------------------------------------===//
 
+#include "CompiledModel.h"
 #include "Quality.h"
 
 #include "qopt/executor/Interpreter.h"
@@ -132,6 +133,20 @@ static cl::opt<std::string> chartFile(
     cl::cat(runCategory));
 
 /// Exit code of a failed quality gate (errors and --compare mismatches are 1).
+static cl::opt<int64_t> benchmarkRuns(
+    "benchmark",
+    cl::desc("Time N more runs of the model on the first batch of inputs and "
+             "print median / p90 latency (with --json, also into the JSON)"),
+    cl::init(0), cl::cat(runCategory));
+/// --threads: libLLVM already registers a (hidden) `cl::opt<int>` named
+/// "threads"; qopt-run adopts it (see main) instead of clashing with it.
+static cl::opt<int> *threadsOption() {
+  auto &opts = cl::getRegisteredOptions();
+  auto it = opts.find("threads");
+  return it == opts.end() ? nullptr : static_cast<cl::opt<int> *>(it->second);
+}
+static int threadsOpt = 0;
+
 static constexpr int kGateFailed = 3;
 
 static int fail(const llvm::Twine &msg) {
@@ -225,7 +240,15 @@ struct Model {
   std::string path;
   OwningOpRef<ModuleOp> module;
   std::unique_ptr<Interpreter> interp;
+  std::unique_ptr<CompiledModel> lib; // a qopt-translate library directory
   func::FuncOp func;
+
+  const std::vector<IOSpec> &inputSpecs() const {
+    return lib ? lib->inputs() : interp->inputs();
+  }
+  const std::vector<IOSpec> &outputSpecs() const {
+    return lib ? lib->outputs() : interp->outputs();
+  }
 
   std::vector<const Tensor *> arrays; // per input
   std::vector<Feed> feeds;            // per input
@@ -255,6 +278,20 @@ static func::FuncOp findFunction(ModuleOp module, llvm::StringRef name) {
 static bool loadAndPrepare(MLIRContext &context, Model &m, llvm::StringRef path,
                            llvm::StringRef function) {
   m.path = path.str();
+  if (isCompiledModelDir(path)) {
+    auto lib = CompiledModel::open(context, path, threadsOpt);
+    if (!lib) {
+      fail(toString(lib.takeError()));
+      return false;
+    }
+    m.lib = std::move(*lib);
+    return true;
+  }
+  if (llvm::sys::fs::is_directory(path) && !isImportedFormat(path)) {
+    fail(path + ": a directory without libmodel.so (write one with "
+                "qopt-translate --emit=cpu-library) or config.json");
+    return false;
+  }
   auto module = loadModel(context, path);
   if (failed(module))
     return false;
@@ -283,7 +320,7 @@ static llvm::Error planFeeds(Model &m,
                              const std::map<std::string, Tensor> &arrays,
                              bool noInputFiles) {
   std::string missing;
-  for (const IOSpec &in : m.interp->inputs()) {
+  for (const IOSpec &in : m.inputSpecs()) {
     auto it = arrays.find(in.name);
     if (it == arrays.end()) {
       missing += (missing.empty() ? "'" : ", '") + in.name + "'";
@@ -296,7 +333,7 @@ static llvm::Error planFeeds(Model &m,
                                    missing +
                                    (noInputFiles ? " (use --inputs)" : ""));
   std::string chunkFrom, samplesFrom;
-  for (auto [spec, array] : llvm::zip(m.interp->inputs(), m.arrays)) {
+  for (auto [spec, array] : llvm::zip(m.inputSpecs(), m.arrays)) {
     const Tensor &a = *array;
     RankedTensorType t = spec.type;
     Feed feed = Feed::Whole;
@@ -391,7 +428,7 @@ runOnce(Model &m, int64_t r, const Interpreter::ValueCallback &callback) {
     }
   }
   auto start = std::chrono::steady_clock::now();
-  auto outputs = m.interp->run(inputs, callback);
+  auto outputs = m.lib ? m.lib->run(inputs) : m.interp->run(inputs, callback);
   m.ms += std::chrono::duration<double, std::milli>(
               std::chrono::steady_clock::now() - start)
               .count();
@@ -417,7 +454,7 @@ static llvm::Error mergeOutputs(Model &m) {
     m.runOutputs.clear();
     return llvm::Error::success();
   }
-  const auto &specs = m.interp->outputs();
+  const auto &specs = m.outputSpecs();
   for (size_t o = 0; o < specs.size(); ++o) {
     const Tensor &first = m.runOutputs.front()[o];
     bool stack = m.stack || first.rank() == 0;
@@ -592,6 +629,13 @@ static llvm::Error writeText(llvm::StringRef path, llvm::StringRef contents) {
 int main(int argc, char **argv) {
   llvm::InitLLVM init(argc, argv);
   qopt::registerImportOptions();
+  cl::opt<int> *threads = threadsOption();
+  if (threads) {
+    threads->setDescription("Threads for a compiled library (a qopt-translate "
+                            "directory); 0: all cores");
+    threads->addCategory(runCategory);
+    threads->setHiddenFlag(cl::NotHidden);
+  }
   cl::HideUnrelatedOptions({&runCategory});
   cl::ParseCommandLineOptions(
       argc, argv,
@@ -603,6 +647,8 @@ int main(int argc, char **argv) {
       "Exit codes: 0 success, 1 error or --compare mismatch, 3 quality gate "
       "(--max-degradation) failed.\n");
 
+  if (threads)
+    threadsOpt = *threads;
   if (listOnnxOps) {
     for (const std::string &op : supportedONNXOps())
       llvm::outs() << op << "\n";
@@ -643,6 +689,15 @@ int main(int argc, char **argv) {
   if (!referenceModel.empty() && !llvm::sys::fs::exists(referenceModel))
     return fail("--reference " + referenceModel + ": no such file or directory");
 
+  if (wantPerLayer && isCompiledModelDir(modelPath))
+    return fail(std::string(perLayer ? "--per-layer" : "--chart") +
+                " needs an MLIR candidate: a compiled library keeps no "
+                "per-layer values (run the .mlir it was compiled from)");
+  if (benchmarkRuns < 0)
+    return fail("--benchmark must be positive");
+  if (threadsOpt < 0)
+    return fail("--threads must be >= 0 (0: all cores)");
+
   DialectRegistry registry;
   registerAllDialects(registry);
   MLIRContext context(registry);
@@ -672,7 +727,7 @@ int main(int argc, char **argv) {
     }
   }
   auto isInputOf = [](const Model &m, llvm::StringRef name) {
-    return llvm::any_of(m.interp->inputs(),
+    return llvm::any_of(m.inputSpecs(),
                         [&](const IOSpec &s) { return s.name == name; });
   };
 
@@ -684,7 +739,8 @@ int main(int argc, char **argv) {
     return fail("--labels: no array '" + labelsName + "' in the inputs" +
                 (inputFiles.empty() ? " (use --inputs)" : ""));
 
-  if (!jsonFile.empty() && !haveReference && labelsKey.empty())
+  if (!jsonFile.empty() && !haveReference && labelsKey.empty() &&
+      benchmarkRuns <= 0)
     return fail("--json writes the quality report; it needs --reference, "
                 "--reference-outputs or a labels array");
 
@@ -848,11 +904,68 @@ int main(int argc, char **argv) {
   }
   if (llvm::Error e = mergeOutputs(cand))
     return fail(toString(std::move(e)));
+
+  // Latency: the candidate on its first batch of inputs, after 2 warm-up runs.
+  std::optional<json::Object> benchJson;
+  if (benchmarkRuns > 0) {
+    double firstMs = cand.ms;
+    cand.ms = 0;
+    std::vector<double> times;
+    for (int64_t i = 0; i < benchmarkRuns + 2; ++i) {
+      double before = cand.ms;
+      auto out = runOnce(cand, 0, Interpreter::ValueCallback());
+      if (!out)
+        return fail(toString(out.takeError()));
+      if (i >= 2)
+        times.push_back(cand.ms - before);
+    }
+    cand.ms = firstMs;
+    std::sort(times.begin(), times.end());
+    auto pctl = [&](double p) {
+      double pos = p * (times.size() - 1);
+      size_t lo = static_cast<size_t>(pos);
+      size_t hi = std::min(lo + 1, times.size() - 1);
+      return times[lo] + (times[hi] - times[lo]) * (pos - lo);
+    };
+    double mean = 0;
+    for (double t : times)
+      mean += t;
+    mean /= times.size();
+    int64_t samplesPerRun = cand.chunk > 0 ? cand.chunk : cand.samples;
+    std::string runner = cand.lib ? "compiled library (" + cand.lib->target() +
+                                        ", " +
+                                        std::to_string(cand.lib->threads()) +
+                                        " thread(s))"
+                                  : std::string("reference executor");
+    llvm::outs() << llvm::format(
+        "benchmark: %s, %lld runs: median %.3f ms, p90 %.3f ms, min %.3f ms, "
+        "mean %.3f ms",
+        runner.c_str(), (long long)times.size(), pctl(0.5), pctl(0.9),
+        times.front(), mean);
+    if (samplesPerRun > 0)
+      llvm::outs() << llvm::format(" (%lld sample(s) per run, %.1f "
+                                   "samples/s)",
+                                   (long long)samplesPerRun,
+                                   samplesPerRun * 1000.0 / pctl(0.5));
+    llvm::outs() << "\n";
+    json::Object b;
+    b["runs"] = static_cast<int64_t>(times.size());
+    b["median_ms"] = pctl(0.5);
+    b["p90_ms"] = pctl(0.9);
+    b["min_ms"] = times.front();
+    b["mean_ms"] = mean;
+    b["runner"] = runner;
+    b["threads"] = cand.lib ? json::Value(cand.lib->threads())
+                            : json::Value(nullptr);
+    b["samples_per_run"] =
+        samplesPerRun > 0 ? json::Value(samplesPerRun) : json::Value(nullptr);
+    benchJson = std::move(b);
+  }
   if (ref)
     if (llvm::Error e = mergeOutputs(*ref))
       return fail(toString(std::move(e)));
 
-  const auto &specs = cand.interp->outputs();
+  const auto &specs = cand.outputSpecs();
   const std::vector<Tensor> &outputs = cand.outputs;
   if (!quiet) {
     for (auto [spec, t] : llvm::zip(specs, outputs))
@@ -944,8 +1057,17 @@ int main(int argc, char **argv) {
     }
   }
 
-  if (!haveReference && labelsKey.empty())
+  if (!haveReference && labelsKey.empty()) {
+    if (benchJson && !jsonFile.empty()) {
+      json::Object root;
+      root["candidate"] = modelPath.getValue();
+      root["benchmark"] = std::move(*benchJson);
+      std::string text = llvm::formatv("{0:2}", json::Value(std::move(root)));
+      if (llvm::Error e = writeText(jsonFile, text + "\n"))
+        return fail("--json " + jsonFile + ": " + toString(std::move(e)));
+    }
     return exitCode;
+  }
 
   //===--------------------------------------------------------------------===//
   // Quality report
@@ -956,7 +1078,7 @@ int main(int argc, char **argv) {
   std::vector<Tensor> refTensors;
   std::string refDesc;
   if (ref) {
-    for (const IOSpec &s : ref->interp->outputs())
+    for (const IOSpec &s : ref->outputSpecs())
       refNames.push_back(s.name);
     refTensors = ref->outputs;
     refDesc = ref->path;
@@ -1244,6 +1366,8 @@ int main(int argc, char **argv) {
     } else {
       root["gate"] = nullptr;
     }
+    root["benchmark"] =
+        benchJson ? json::Value(std::move(*benchJson)) : json::Value(nullptr);
     root["exit_code"] = gateFailed ? kGateFailed : exitCode;
     std::string text = llvm::formatv("{0:2}", json::Value(std::move(root)));
     if (llvm::sys::fs::exists(jsonFile) && !overwrite)
