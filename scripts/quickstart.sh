@@ -66,3 +66,28 @@ echo "== 4. quality gate on the W8A8 model (fail if accuracy drops > 1 point), p
   --reference "$EX/digits_mlp.onnx" --per-layer --max-degradation=1 \
   --chart "$OUT/w8a8-layers.svg" --force --quiet
 echo "per-layer SQNR chart: $OUT/w8a8-layers.svg"
+
+echo
+echo "== 5. compile to a CPU library (generated kernels, packed weights, C API) and run it"
+/usr/bin/python3 - "$EX/eval.npz" "$OUT/one.npz" <<'PY'
+import sys, numpy as np
+d = np.load(sys.argv[1])
+np.savez(sys.argv[2], x=d["x"][:1])
+PY
+libs=("float|$EX/digits_mlp.onnx" "w8a8-minmax|$OUT/w8a8-minmax.mlirbc" "int4-g32-weight-only|$OUT/int4-g32-weight-only.mlirbc")
+for entry in "${libs[@]}"; do
+  name=${entry%%|*}
+  model=${entry#*|}
+  "$BIN/qopt-translate" --emit=cpu-library "$model" -o "$OUT/lib-$name" --force
+  "$BIN/qopt-run" "$OUT/lib-$name" --inputs "$EX/eval.npz" --reference "$EX/digits_mlp.onnx" \
+    --benchmark=200 --json "$OUT/lib-$name.json" --force --quiet >/dev/null
+  "$BIN/qopt-run" "$OUT/lib-$name" --inputs "$OUT/one.npz" --benchmark=2000 --threads=1 \
+    --json "$OUT/lib-$name.one.json" --force --quiet >/dev/null
+done
+# The same models in the reference executor, for the exactness check.
+"$BIN/qopt-run" "$OUT/w8a8-minmax.mlirbc" --inputs "$EX/eval.npz" --outputs "$OUT/w8a8-ref.npz" --force --quiet >/dev/null
+"$BIN/qopt-run" "$OUT/lib-w8a8-minmax" --inputs "$EX/eval.npz" --compare "$OUT/w8a8-ref.npz" \
+  --rtol=0 --atol=0 --quiet | grep -E "^compare"
+/usr/bin/python3 "$EX/report_library.py" "$OUT" float w8a8-minmax int4-g32-weight-only
+"$BIN/qopt-run" "$OUT/lib-w8a8-minmax" --inputs "$EX/eval.npz" --reference "$EX/digits_mlp.onnx" \
+  --max-degradation=1 --quiet | grep -E "gate"

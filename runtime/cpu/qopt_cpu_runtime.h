@@ -55,6 +55,12 @@
 #include <immintrin.h>
 #endif
 
+#if defined(__GNUC__)
+#define QOPT_CPU_NOINLINE __attribute__((noinline)) inline
+#else
+#define QOPT_CPU_NOINLINE inline
+#endif
+
 namespace qopt_cpu {
 inline namespace QOPT_CPU_NS {
 
@@ -378,7 +384,7 @@ inline void s8PackA(const void *A, bool u8, int64_t lda, int64_t K, int64_t m0,
 /// C[MR x 16] (=|+=) A-panel (MR rows, gl groups, row stride as dwords) x
 /// one 16-column weight panel (gl rows of 64 bytes).
 template <int MR>
-inline void s8Micro(int64_t gl, const int32_t *Ap, int64_t as, const char *W,
+QOPT_CPU_NOINLINE void s8Micro(int64_t gl, const int32_t *Ap, int64_t as, const char *W,
                     int32_t *C, int64_t ldc, bool accumulate) {
 #if QOPT_CPU_HAS_VNNI
   __m512i c[MR];
@@ -396,32 +402,49 @@ inline void s8Micro(int64_t gl, const int32_t *Ap, int64_t as, const char *W,
     _mm512_storeu_si512(dst, c[r]);
   }
 #elif QOPT_CPU_HAS_AVX2
-  __m256i c0[MR], c1[MR];
-  for (int r = 0; r < MR; ++r) {
-    c0[r] = _mm256_setzero_si256();
-    c1[r] = _mm256_setzero_si256();
-  }
+  // Named accumulators (12 + 2 weights + 1 broadcast = 15 ymm registers) so
+  // that the compiler keeps everything in registers.
+  const __m256i z = _mm256_setzero_si256();
+  __m256i c00 = z, c01 = z, c10 = z, c11 = z, c20 = z, c21 = z;
+  __m256i c30 = z, c31 = z, c40 = z, c41 = z, c50 = z, c51 = z;
+  const int32_t *a0 = Ap, *a1 = Ap + as, *a2 = Ap + 2 * as, *a3 = Ap + 3 * as,
+                *a4 = Ap + 4 * as, *a5 = Ap + 5 * as;
   for (int64_t g = 0; g < gl; ++g) {
     const __m256i w0 =
         _mm256_loadu_si256(reinterpret_cast<const __m256i *>(W + g * 64));
     const __m256i w1 =
         _mm256_loadu_si256(reinterpret_cast<const __m256i *>(W + g * 64 + 32));
-    for (int r = 0; r < MR; ++r) {
-      const __m256i a = _mm256_set1_epi32(Ap[r * as + g]);
-      c0[r] = _mm256_add_epi32(c0[r], _mm256_madd_epi16(a, w0));
-      c1[r] = _mm256_add_epi32(c1[r], _mm256_madd_epi16(a, w1));
-    }
+#define QOPT_S8_ROW(R)                                                         \
+  if constexpr (MR > R) {                                                      \
+    const __m256i a = _mm256_set1_epi32(a##R[g]);                              \
+    c##R##0 = _mm256_add_epi32(c##R##0, _mm256_madd_epi16(a, w0));             \
+    c##R##1 = _mm256_add_epi32(c##R##1, _mm256_madd_epi16(a, w1));             \
   }
-  for (int r = 0; r < MR; ++r) {
-    __m256i *d0 = reinterpret_cast<__m256i *>(C + r * ldc);
-    __m256i *d1 = reinterpret_cast<__m256i *>(C + r * ldc + 8);
-    if (accumulate) {
-      c0[r] = _mm256_add_epi32(c0[r], _mm256_loadu_si256(d0));
-      c1[r] = _mm256_add_epi32(c1[r], _mm256_loadu_si256(d1));
-    }
-    _mm256_storeu_si256(d0, c0[r]);
-    _mm256_storeu_si256(d1, c1[r]);
+    QOPT_S8_ROW(0)
+    QOPT_S8_ROW(1)
+    QOPT_S8_ROW(2)
+    QOPT_S8_ROW(3)
+    QOPT_S8_ROW(4)
+    QOPT_S8_ROW(5)
+#undef QOPT_S8_ROW
   }
+#define QOPT_S8_STORE(R)                                                       \
+  if constexpr (MR > R) {                                                      \
+    __m256i *d = reinterpret_cast<__m256i *>(C + R * ldc);                     \
+    if (accumulate) {                                                          \
+      c##R##0 = _mm256_add_epi32(c##R##0, _mm256_loadu_si256(d));              \
+      c##R##1 = _mm256_add_epi32(c##R##1, _mm256_loadu_si256(d + 1));          \
+    }                                                                          \
+    _mm256_storeu_si256(d, c##R##0);                                           \
+    _mm256_storeu_si256(d + 1, c##R##1);                                       \
+  }
+  QOPT_S8_STORE(0)
+  QOPT_S8_STORE(1)
+  QOPT_S8_STORE(2)
+  QOPT_S8_STORE(3)
+  QOPT_S8_STORE(4)
+  QOPT_S8_STORE(5)
+#undef QOPT_S8_STORE
 #else
   uint32_t acc[MR][16] = {};
   const int16_t *w = reinterpret_cast<const int16_t *>(W);
@@ -522,40 +545,64 @@ constexpr int64_t kF32NCMax = 256;
 
 /// C[MR x nr] (=|+=) A[MR x kc] (row stride lda) x B[kc x 16] (packed).
 template <int MR>
-inline void f32Micro(int64_t kc, const float *A, int64_t lda, const float *B,
+QOPT_CPU_NOINLINE void f32Micro(int64_t kc, const float *A, int64_t lda, const float *B,
                      float *C, int64_t ldc, int nr, bool accumulate) {
 #if QOPT_CPU_HAS_AVX2
-  __m256 c0[MR], c1[MR];
-  for (int r = 0; r < MR; ++r) {
-    c0[r] = _mm256_setzero_ps();
-    c1[r] = _mm256_setzero_ps();
-  }
+  const __m256 z = _mm256_setzero_ps();
+  __m256 c00 = z, c01 = z, c10 = z, c11 = z, c20 = z, c21 = z;
+  __m256 c30 = z, c31 = z, c40 = z, c41 = z, c50 = z, c51 = z;
+  const float *a0 = A, *a1 = A + lda, *a2 = A + 2 * lda, *a3 = A + 3 * lda,
+              *a4 = A + 4 * lda, *a5 = A + 5 * lda;
   for (int64_t k = 0; k < kc; ++k) {
     const __m256 b0 = _mm256_loadu_ps(B + k * 16);
     const __m256 b1 = _mm256_loadu_ps(B + k * 16 + 8);
-    for (int r = 0; r < MR; ++r) {
-      const __m256 a = _mm256_broadcast_ss(A + r * lda + k);
-      c0[r] = _mm256_fmadd_ps(a, b0, c0[r]);
-      c1[r] = _mm256_fmadd_ps(a, b1, c1[r]);
-    }
+#define QOPT_F32_ROW(R)                                                        \
+  if constexpr (MR > R) {                                                      \
+    const __m256 a = _mm256_broadcast_ss(a##R + k);                            \
+    c##R##0 = _mm256_fmadd_ps(a, b0, c##R##0);                                 \
+    c##R##1 = _mm256_fmadd_ps(a, b1, c##R##1);                                 \
+  }
+    QOPT_F32_ROW(0)
+    QOPT_F32_ROW(1)
+    QOPT_F32_ROW(2)
+    QOPT_F32_ROW(3)
+    QOPT_F32_ROW(4)
+    QOPT_F32_ROW(5)
+#undef QOPT_F32_ROW
   }
   if (nr == 16) {
-    for (int r = 0; r < MR; ++r) {
-      float *d = C + r * ldc;
-      if (accumulate) {
-        c0[r] = _mm256_add_ps(c0[r], _mm256_loadu_ps(d));
-        c1[r] = _mm256_add_ps(c1[r], _mm256_loadu_ps(d + 8));
-      }
-      _mm256_storeu_ps(d, c0[r]);
-      _mm256_storeu_ps(d + 8, c1[r]);
-    }
+#define QOPT_F32_STORE(R)                                                      \
+  if constexpr (MR > R) {                                                      \
+    float *d = C + R * ldc;                                                    \
+    if (accumulate) {                                                          \
+      c##R##0 = _mm256_add_ps(c##R##0, _mm256_loadu_ps(d));                    \
+      c##R##1 = _mm256_add_ps(c##R##1, _mm256_loadu_ps(d + 8));                \
+    }                                                                          \
+    _mm256_storeu_ps(d, c##R##0);                                              \
+    _mm256_storeu_ps(d + 8, c##R##1);                                          \
+  }
+    QOPT_F32_STORE(0)
+    QOPT_F32_STORE(1)
+    QOPT_F32_STORE(2)
+    QOPT_F32_STORE(3)
+    QOPT_F32_STORE(4)
+    QOPT_F32_STORE(5)
+#undef QOPT_F32_STORE
     return;
   }
-  alignas(32) float tmp[MR][16];
-  for (int r = 0; r < MR; ++r) {
-    _mm256_store_ps(tmp[r], c0[r]);
-    _mm256_store_ps(tmp[r] + 8, c1[r]);
+  alignas(32) float tmp[6][16];
+#define QOPT_F32_SPILL(R)                                                      \
+  if constexpr (MR > R) {                                                      \
+    _mm256_store_ps(tmp[R], c##R##0);                                          \
+    _mm256_store_ps(tmp[R] + 8, c##R##1);                                      \
   }
+  QOPT_F32_SPILL(0)
+  QOPT_F32_SPILL(1)
+  QOPT_F32_SPILL(2)
+  QOPT_F32_SPILL(3)
+  QOPT_F32_SPILL(4)
+  QOPT_F32_SPILL(5)
+#undef QOPT_F32_SPILL
 #else
   float tmp[MR][16] = {};
   for (int64_t k = 0; k < kc; ++k) {
@@ -659,6 +706,61 @@ inline void f32Epilogue(float *C, int64_t ldc, int64_t mc, int64_t n0,
 // int4 weight-only helpers
 //===----------------------------------------------------------------------===//
 
+/// Scale of x for nibble j of a word (see QOPT_W4_STEP).
+constexpr float kW4Scale[8] = {1.0f, 1.0f / 16, 1.0f, 1.0f / 16,
+                               1.0f, 1.0f / 16, 1.0f, 1.0f};
+
+#if QOPT_CPU_HAS_AVX2
+/// Dot products of one group: r0/r1 = sum over the group's rows of
+/// x' * nibble for columns 0-7 / 8-15 (x' = x scaled by kW4Scale).
+/// Separate function so the 8 accumulators own the register file.
+QOPT_CPU_NOINLINE void w4GroupDot(const char *wd, int64_t steps,
+                                  const float *x, __m256 *r0, __m256 *r1) {
+  const __m256i mLo = _mm256_set1_epi32(0x0F), mHi = _mm256_set1_epi32(0xF0);
+  // 8 independent FMA chains (FMA latency 4 x 2 ports).
+  __m256 a00 = _mm256_setzero_ps(), a01 = a00, a02 = a00, a03 = a00;
+  __m256 a10 = a00, a11 = a00, a12 = a00, a13 = a00;
+  for (int64_t s = 0; s < steps; ++s) {
+    const __m256i v0 =
+        _mm256_loadu_si256(reinterpret_cast<const __m256i *>(wd + s * 64));
+    const __m256i v1 =
+        _mm256_loadu_si256(reinterpret_cast<const __m256i *>(wd + s * 64 + 32));
+    const float *xv = x + s * 8;
+// Nibble j is masked out of v >> (8 * (j / 2)) with 0xF or 0xF0 (so an odd
+// nibble comes out as 16 u, exact in f32) and multiplied by x (j even) or
+// x / 16 (j odd), prepared by the caller; the top nibble is shifted down.
+// Two masks keep the 8 accumulators and all temporaries in registers.
+#define QOPT_W4_STEP(J, ACC0, ACC1)                                            \
+  {                                                                            \
+    const __m256 xb = _mm256_broadcast_ss(xv + J);                             \
+    __m256i t0, t1;                                                            \
+    if (J == 7) {                                                              \
+      t0 = _mm256_srli_epi32(v0, 28);                                          \
+      t1 = _mm256_srli_epi32(v1, 28);                                          \
+    } else {                                                                   \
+      const __m256i sh0 = (J / 2) ? _mm256_srli_epi32(v0, 8 * (J / 2)) : v0;   \
+      const __m256i sh1 = (J / 2) ? _mm256_srli_epi32(v1, 8 * (J / 2)) : v1;   \
+      t0 = _mm256_and_si256(sh0, (J & 1) ? mHi : mLo);                         \
+      t1 = _mm256_and_si256(sh1, (J & 1) ? mHi : mLo);                         \
+    }                                                                          \
+    ACC0 = _mm256_fmadd_ps(xb, _mm256_cvtepi32_ps(t0), ACC0);                  \
+    ACC1 = _mm256_fmadd_ps(xb, _mm256_cvtepi32_ps(t1), ACC1);                  \
+  }
+    QOPT_W4_STEP(0, a00, a10)
+    QOPT_W4_STEP(1, a01, a11)
+    QOPT_W4_STEP(2, a02, a12)
+    QOPT_W4_STEP(3, a03, a13)
+    QOPT_W4_STEP(4, a00, a10)
+    QOPT_W4_STEP(5, a01, a11)
+    QOPT_W4_STEP(6, a02, a12)
+    QOPT_W4_STEP(7, a03, a13)
+#undef QOPT_W4_STEP
+  }
+  *r0 = _mm256_add_ps(_mm256_add_ps(a00, a01), _mm256_add_ps(a02, a03));
+  *r1 = _mm256_add_ps(_mm256_add_ps(a10, a11), _mm256_add_ps(a12, a13));
+}
+#endif
+
 /// out[16] = sum over K of x[k] * (u - zp) * scale for one 16-column block;
 /// xp holds x per group padded to ceil(G/8)*8 with zeros, xs the group sums.
 inline void w4GemvBlock(const char *blk, int64_t K, int64_t G, const float *xp,
@@ -667,48 +769,15 @@ inline void w4GemvBlock(const char *blk, int64_t K, int64_t G, const float *xp,
   const int64_t gbytes = 128 + S * 64;
 #if QOPT_CPU_HAS_AVX2
   __m256 o0 = _mm256_setzero_ps(), o1 = _mm256_setzero_ps();
-  const __m256i mask = _mm256_set1_epi32(15);
   for (int64_t g = 0; g < ng; ++g) {
     const char *base = blk + g * gbytes;
     const int64_t steps = ceilDiv(std::min(G, K - g * G), 8);
-    const float *x = xp + g * S * 8;
-    const char *wd = base + 128;
-    __m256 a00 = _mm256_setzero_ps(), a01 = _mm256_setzero_ps();
-    __m256 a10 = _mm256_setzero_ps(), a11 = _mm256_setzero_ps();
-    for (int64_t s = 0; s < steps; ++s) {
-      const __m256i v0 =
-          _mm256_loadu_si256(reinterpret_cast<const __m256i *>(wd + s * 64));
-      const __m256i v1 = _mm256_loadu_si256(
-          reinterpret_cast<const __m256i *>(wd + s * 64 + 32));
-      const float *xv = x + s * 8;
-#define QOPT_W4_STEP(J, ACC0, ACC1)                                            \
-  {                                                                            \
-    const __m256 xb = _mm256_broadcast_ss(xv + J);                             \
-    __m256i t0 = J ? _mm256_srli_epi32(v0, 4 * J) : v0;                        \
-    __m256i t1 = J ? _mm256_srli_epi32(v1, 4 * J) : v1;                        \
-    if (J != 7) {                                                              \
-      t0 = _mm256_and_si256(t0, mask);                                         \
-      t1 = _mm256_and_si256(t1, mask);                                         \
-    }                                                                          \
-    ACC0 = _mm256_fmadd_ps(xb, _mm256_cvtepi32_ps(t0), ACC0);                  \
-    ACC1 = _mm256_fmadd_ps(xb, _mm256_cvtepi32_ps(t1), ACC1);                  \
-  }
-      QOPT_W4_STEP(0, a00, a10)
-      QOPT_W4_STEP(1, a01, a11)
-      QOPT_W4_STEP(2, a00, a10)
-      QOPT_W4_STEP(3, a01, a11)
-      QOPT_W4_STEP(4, a00, a10)
-      QOPT_W4_STEP(5, a01, a11)
-      QOPT_W4_STEP(6, a00, a10)
-      QOPT_W4_STEP(7, a01, a11)
-#undef QOPT_W4_STEP
-    }
+    __m256 r0, r1;
+    w4GroupDot(base + 128, steps, xp + g * S * 8, &r0, &r1);
     const __m256 sum = _mm256_broadcast_ss(xs + g);
     const float *sc = reinterpret_cast<const float *>(base);
-    const __m256 d0 = _mm256_fnmadd_ps(_mm256_loadu_ps(sc + 16), sum,
-                                       _mm256_add_ps(a00, a01));
-    const __m256 d1 = _mm256_fnmadd_ps(_mm256_loadu_ps(sc + 24), sum,
-                                       _mm256_add_ps(a10, a11));
+    const __m256 d0 = _mm256_fnmadd_ps(_mm256_loadu_ps(sc + 16), sum, r0);
+    const __m256 d1 = _mm256_fnmadd_ps(_mm256_loadu_ps(sc + 24), sum, r1);
     o0 = _mm256_fmadd_ps(_mm256_loadu_ps(sc), d0, o0);
     o1 = _mm256_fmadd_ps(_mm256_loadu_ps(sc + 8), d1, o1);
   }
@@ -1093,10 +1162,16 @@ inline void gemm_w4_f32(ThreadPool &pool, int64_t M, int64_t N, int64_t K,
       for (int64_t g = 0; g < ng; ++g) {
         const int64_t len = std::min(G, K - g * G);
         const float *src = A + m * lda + g * G;
-        std::memcpy(x + g * S * 8, src, sizeof(float) * len);
         float s = 0.0f;
-        for (int64_t i = 0; i < len; ++i)
+        for (int64_t i = 0; i < len; ++i) {
           s += src[i];
+#if QOPT_CPU_HAS_AVX2
+          // x or x / 16 (exact) by nibble position (see w4GemvBlock).
+          x[g * S * 8 + i] = src[i] * kW4Scale[i % 8];
+#else
+          x[g * S * 8 + i] = src[i];
+#endif
+        }
         xs[g] = s;
       }
     }

@@ -287,7 +287,8 @@ static bool loadAndPrepare(MLIRContext &context, Model &m, llvm::StringRef path,
     m.lib = std::move(*lib);
     return true;
   }
-  if (llvm::sys::fs::is_directory(path) && !isImportedFormat(path)) {
+  if (llvm::sys::fs::is_directory(path) &&
+      !llvm::sys::fs::exists(path + "/config.json")) {
     fail(path + ": a directory without libmodel.so (write one with "
                 "qopt-translate --emit=cpu-library) or config.json");
     return false;
