@@ -491,9 +491,19 @@ inline void s8MicroN(int mr, int64_t gl, const int32_t *Ap, int64_t as,
 /// A x W (without colbias) in a per-thread buffer, then calls
 /// epi(m0, mc, n0, nc, tile, ldt).
 inline int64_t chooseNC(int64_t mb, int64_t N, int threads, int64_t ncMax) {
-  int64_t wantN = std::max<int64_t>(1, ceilDiv(2 * threads, mb));
-  int64_t nc = ceilDiv(ceilDiv(N, wantN), kPanel) * kPanel;
-  return std::max<int64_t>(kPanel, std::min(ncMax, nc));
+  // Smallest per-thread column load ceil(tiles / threads) * NC, preferring
+  // wider tiles on ties; widths are multiples of the 16-column panel.
+  const int64_t np = ceilDiv(N, kPanel);
+  int64_t best = kPanel, bestCost = INT64_MAX;
+  for (int64_t p = std::min(np, ncMax / kPanel); p >= 1; --p) {
+    const int64_t nc = p * kPanel, nb = ceilDiv(np, p);
+    const int64_t cost = ceilDiv(mb * nb, threads) * nc;
+    if (cost < bestCost) {
+      bestCost = cost;
+      best = nc;
+    }
+  }
+  return best;
 }
 
 template <class Epi>
@@ -706,9 +716,16 @@ inline void f32Epilogue(float *C, int64_t ldc, int64_t mc, int64_t n0,
 // int4 weight-only helpers
 //===----------------------------------------------------------------------===//
 
-/// Scale of x for nibble j of a word (see QOPT_W4_STEP).
-constexpr float kW4Scale[8] = {1.0f, 1.0f / 16, 1.0f, 1.0f / 16,
-                               1.0f, 1.0f / 16, 1.0f, 1.0f};
+/// Scale of x for nibble j of a word: 16^-j, except the top nibble, which
+/// is shifted down (see QOPT_W4_STEP). Exact power-of-two scalings.
+constexpr float kW4Scale[8] = {1.0f,
+                               1.0f / 16,
+                               1.0f / 256,
+                               1.0f / 4096,
+                               1.0f / 65536,
+                               1.0f / 1048576,
+                               1.0f / 16777216,
+                               1.0f};
 
 #if QOPT_CPU_HAS_AVX2
 /// Dot products of one group: r0/r1 = sum over the group's rows of
@@ -716,44 +733,41 @@ constexpr float kW4Scale[8] = {1.0f, 1.0f / 16, 1.0f, 1.0f / 16,
 /// Separate function so the 8 accumulators own the register file.
 QOPT_CPU_NOINLINE void w4GroupDot(const char *wd, int64_t steps,
                                   const float *x, __m256 *r0, __m256 *r1) {
-  const __m256i mLo = _mm256_set1_epi32(0x0F), mHi = _mm256_set1_epi32(0xF0);
   // 8 independent FMA chains (FMA latency 4 x 2 ports).
   __m256 a00 = _mm256_setzero_ps(), a01 = a00, a02 = a00, a03 = a00;
   __m256 a10 = a00, a11 = a00, a12 = a00, a13 = a00;
+  // One half (8 columns) at a time keeps the live set small (8 accumulators
+  // + 3 temporaries + masks): no spills, whose store-forwarding latency
+  // would land on the FMA chains.
   for (int64_t s = 0; s < steps; ++s) {
-    const __m256i v0 =
-        _mm256_loadu_si256(reinterpret_cast<const __m256i *>(wd + s * 64));
-    const __m256i v1 =
-        _mm256_loadu_si256(reinterpret_cast<const __m256i *>(wd + s * 64 + 32));
     const float *xv = x + s * 8;
-// Nibble j is masked out of v >> (8 * (j / 2)) with 0xF or 0xF0 (so an odd
-// nibble comes out as 16 u, exact in f32) and multiplied by x (j even) or
-// x / 16 (j odd), prepared by the caller; the top nibble is shifted down.
-// Two masks keep the 8 accumulators and all temporaries in registers.
-#define QOPT_W4_STEP(J, ACC0, ACC1)                                            \
+// Nibble j is masked in place (u * 16^j, exact in f32) and multiplied by
+// x * 16^-j, prepared by the caller; only the top nibble is shifted down.
+// One AND per 8 weights; masks the register file cannot hold are
+// rematerialized as memory operands.
+#define QOPT_W4_STEP(V, J, ACC)                                                \
   {                                                                            \
-    const __m256 xb = _mm256_broadcast_ss(xv + J);                             \
-    __m256i t0, t1;                                                            \
-    if (J == 7) {                                                              \
-      t0 = _mm256_srli_epi32(v0, 28);                                          \
-      t1 = _mm256_srli_epi32(v1, 28);                                          \
-    } else {                                                                   \
-      const __m256i sh0 = (J / 2) ? _mm256_srli_epi32(v0, 8 * (J / 2)) : v0;   \
-      const __m256i sh1 = (J / 2) ? _mm256_srli_epi32(v1, 8 * (J / 2)) : v1;   \
-      t0 = _mm256_and_si256(sh0, (J & 1) ? mHi : mLo);                         \
-      t1 = _mm256_and_si256(sh1, (J & 1) ? mHi : mLo);                         \
-    }                                                                          \
-    ACC0 = _mm256_fmadd_ps(xb, _mm256_cvtepi32_ps(t0), ACC0);                  \
-    ACC1 = _mm256_fmadd_ps(xb, _mm256_cvtepi32_ps(t1), ACC1);                  \
+    const __m256i t = J == 7 ? _mm256_srli_epi32(V, 28)                        \
+                             : _mm256_and_si256(V, _mm256_set1_epi32(15 << (4 * J))); \
+    ACC = _mm256_fmadd_ps(_mm256_broadcast_ss(xv + J), _mm256_cvtepi32_ps(t),  \
+                          ACC);                                                \
   }
-    QOPT_W4_STEP(0, a00, a10)
-    QOPT_W4_STEP(1, a01, a11)
-    QOPT_W4_STEP(2, a02, a12)
-    QOPT_W4_STEP(3, a03, a13)
-    QOPT_W4_STEP(4, a00, a10)
-    QOPT_W4_STEP(5, a01, a11)
-    QOPT_W4_STEP(6, a02, a12)
-    QOPT_W4_STEP(7, a03, a13)
+#define QOPT_W4_HALF(OFF, A0, A1, A2, A3)                                      \
+  {                                                                            \
+    const __m256i v = _mm256_loadu_si256(                                      \
+        reinterpret_cast<const __m256i *>(wd + s * 64 + OFF));                 \
+    QOPT_W4_STEP(v, 0, A0)                                                     \
+    QOPT_W4_STEP(v, 1, A1)                                                     \
+    QOPT_W4_STEP(v, 2, A2)                                                     \
+    QOPT_W4_STEP(v, 3, A3)                                                     \
+    QOPT_W4_STEP(v, 4, A0)                                                     \
+    QOPT_W4_STEP(v, 5, A1)                                                     \
+    QOPT_W4_STEP(v, 6, A2)                                                     \
+    QOPT_W4_STEP(v, 7, A3)                                                     \
+  }
+    QOPT_W4_HALF(0, a00, a01, a02, a03)
+    QOPT_W4_HALF(32, a10, a11, a12, a13)
+#undef QOPT_W4_HALF
 #undef QOPT_W4_STEP
   }
   *r0 = _mm256_add_ps(_mm256_add_ps(a00, a01), _mm256_add_ps(a02, a03));
@@ -855,11 +869,13 @@ inline void w4Dequant(const char *blk, int64_t K, int64_t G, int64_t g0,
 #if QOPT_CPU_HAS_AVX2
 inline __m256 isNan8(__m256 x) { return _mm256_cmp_ps(x, x, _CMP_UNORD_Q); }
 
-/// exp: Cody-Waite reduction + degree-6 polynomial (Cephes expf), ~1 ulp;
-/// results below ~2^-125 flush to 0, above ln(FLT_MAX) give +inf.
+/// exp: Cody-Waite reduction + degree-6 polynomial (Cephes expf), <= 2 ulp
+/// on normal results; 2^n is applied as 2^(n/2) * 2^(n - n/2) so that
+/// results near the overflow and in the subnormal range stay right; below
+/// -104 gives 0, above ln(FLT_MAX) +inf, NaN stays NaN.
 inline __m256 exp8(__m256 x) {
   const __m256 hiLim = _mm256_set1_ps(88.72283935546875f);
-  const __m256 loLim = _mm256_set1_ps(-87.0f);
+  const __m256 loLim = _mm256_set1_ps(-104.0f);
   __m256 xc = _mm256_min_ps(_mm256_max_ps(x, loLim), hiLim);
   __m256 n = _mm256_round_ps(
       _mm256_mul_ps(xc, _mm256_set1_ps(1.44269504088896341f)),
@@ -874,11 +890,14 @@ inline __m256 exp8(__m256 x) {
   p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(5.0000001201E-1f));
   p = _mm256_fmadd_ps(p, _mm256_mul_ps(r, r), r);
   p = _mm256_add_ps(p, _mm256_set1_ps(1.0f));
-  // 2^(n-1) * 2 keeps n = 128 representable.
-  __m256i e = _mm256_slli_epi32(
-      _mm256_add_epi32(_mm256_cvtps_epi32(n), _mm256_set1_epi32(126)), 23);
-  __m256 res = _mm256_mul_ps(_mm256_mul_ps(p, _mm256_castsi256_ps(e)),
-                             _mm256_set1_ps(2.0f));
+  const __m256i ni = _mm256_cvtps_epi32(n);
+  const __m256i h = _mm256_srai_epi32(ni, 1);
+  const __m256i bias = _mm256_set1_epi32(127);
+  const __m256 e1 = _mm256_castsi256_ps(
+      _mm256_slli_epi32(_mm256_add_epi32(h, bias), 23));
+  const __m256 e2 = _mm256_castsi256_ps(_mm256_slli_epi32(
+      _mm256_add_epi32(_mm256_sub_epi32(ni, h), bias), 23));
+  __m256 res = _mm256_mul_ps(_mm256_mul_ps(p, e1), e2);
   res = _mm256_blendv_ps(res, _mm256_setzero_ps(),
                          _mm256_cmp_ps(x, loLim, _CMP_LT_OQ));
   res = _mm256_blendv_ps(res, _mm256_set1_ps(INFINITY),
@@ -980,29 +999,37 @@ inline void gemm_s8_requant(ThreadPool &pool, int64_t M, int64_t N, int64_t K,
   s8Gemm(pool, M, N, K, A, a_is_u8, lda, Wp,
          [&](int64_t m0, int64_t mc, int64_t n0, int64_t nc,
              const int32_t *tile, int64_t ldt) {
+           // Locals: stores through char * would otherwise force reloads of
+           // everything reached through references.
+           const float *mult = rq.mult;
+           const int32_t *cb = colbias;
+           const int32_t zpv = rq.out_zp, qmin = rq.qmin, qmax = rq.qmax;
+           const bool u8 = rq.out_u8;
+           char *out = static_cast<char *>(C);
+           const int64_t ldo = ldc;
            for (int64_t r = 0; r < mc; ++r) {
              const int32_t *t = tile + r * ldt;
-             char *y = static_cast<char *>(C) + (m0 + r) * ldc + n0;
+             char *y = out + (m0 + r) * ldo + n0;
              int64_t i = 0;
 #if QOPT_CPU_HAS_AVX2
-             const __m256 lo = _mm256_set1_ps(static_cast<float>(rq.qmin - rq.out_zp));
-             const __m256 hi = _mm256_set1_ps(static_cast<float>(rq.qmax - rq.out_zp));
-             const __m256i zp = _mm256_set1_epi32(rq.out_zp);
+             const __m256 lo = _mm256_set1_ps(static_cast<float>(qmin - zpv));
+             const __m256 hi = _mm256_set1_ps(static_cast<float>(qmax - zpv));
+             const __m256i zp = _mm256_set1_epi32(zpv);
              for (; i + 8 <= nc; i += 8) {
                __m256i acc = _mm256_add_epi32(
                    _mm256_loadu_si256(reinterpret_cast<const __m256i *>(t + i)),
                    _mm256_loadu_si256(
-                       reinterpret_cast<const __m256i *>(colbias + n0 + i)));
+                       reinterpret_cast<const __m256i *>(cb + n0 + i)));
                __m256 v = _mm256_mul_ps(_mm256_cvtepi32_ps(acc),
-                                        _mm256_loadu_ps(rq.mult + n0 + i));
-               storeBytes8(y + i, roundSaturate8(v, lo, hi, zp), rq.out_u8);
+                                        _mm256_loadu_ps(mult + n0 + i));
+               storeBytes8(y + i, roundSaturate8(v, lo, hi, zp), u8);
              }
 #endif
              for (; i < nc; ++i) {
-               float v = static_cast<float>(wrapAdd(t[i], colbias[n0 + i])) *
-                         rq.mult[n0 + i];
-               int32_t q = roundSaturate(v, rq.out_zp, rq.qmin, rq.qmax);
-               if (rq.out_u8)
+               float v = static_cast<float>(wrapAdd(t[i], cb[n0 + i])) *
+                         mult[n0 + i];
+               int32_t q = roundSaturate(v, zpv, qmin, qmax);
+               if (u8)
                  reinterpret_cast<uint8_t *>(y)[i] = static_cast<uint8_t>(q);
                else
                  reinterpret_cast<int8_t *>(y)[i] = static_cast<int8_t>(q);
