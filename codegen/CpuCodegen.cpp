@@ -190,6 +190,7 @@ private:
   llvm::Error lowerBlock(Block &body, ValueRange outerOperands,
                          ValueRange outerResults, Operation *owner);
   llvm::Expected<bool> tryLinearInt8(FusedOp f);
+  llvm::Error lowerRest(FusedOp f, Block::iterator it);
   llvm::Expected<bool> tryLinearFloat(FusedOp f);
   llvm::Expected<bool> tryWeightOnly(FusedOp f);
   llvm::Error lowerFloatLinear(Operation *op, Value a, const Tensor &w,
@@ -633,6 +634,15 @@ llvm::Expected<bool> Lowering::tryLinearInt8(FusedOp f) {
   if (done)
     return true;
   // Lower the rest of the body op by op.
+  if (llvm::Error e = lowerRest(f, it))
+    return std::move(e);
+  return true;
+}
+
+/// Lowers the ops of a fused body from `it` on, one by one, after a kernel
+/// has taken the ops before it; the yield maps the group's results.
+llvm::Error Lowering::lowerRest(FusedOp f, Block::iterator it) {
+  Block &body = f.getBody().front();
   for (Block::iterator rest = it; rest != body.end(); ++rest) {
     Operation *op = &*rest;
     if (auto yield = dyn_cast<YieldOp>(op)) {
@@ -660,9 +670,9 @@ llvm::Expected<bool> Lowering::tryLinearInt8(FusedOp f) {
           bufOf[o.get()] = *b;
         }
     if (llvm::Error e = lowerOp(op))
-      return std::move(e);
+      return e;
   }
-  return true;
+  return llvm::Error::success();
 }
 
 llvm::Error Lowering::lowerFloatLinear(Operation *op, Value a, const Tensor &w,
@@ -799,34 +809,8 @@ llvm::Expected<bool> Lowering::tryLinearFloat(FusedOp f) {
     return std::move(e);
   if (done)
     return true;
-  for (Block::iterator rest = it; rest != body.end(); ++rest) {
-    Operation *op = &*rest;
-    if (auto yield = dyn_cast<YieldOp>(op)) {
-      for (auto [inner, res] : llvm::zip(yield.getOperands(), f.getResults())) {
-        auto b = use(outer(f, inner), f);
-        if (!b)
-          return b.takeError();
-        Buf al;
-        al.alias = *b;
-        al.type = bufs[*b].type;
-        al.shape = bufs[*b].shape;
-        al.bytes = bufs[*b].bytes;
-        bufs.push_back(al);
-        bufOf[res] = bufs.size() - 1;
-      }
-      break;
-    }
-    for (OpOperand &o : op->getOpOperands())
-      if (auto arg = dyn_cast<BlockArgument>(o.get()))
-        if (arg.getOwner() == &body && !bufOf.count(o.get())) {
-          auto b = use(f->getOperand(arg.getArgNumber()), f);
-          if (!b)
-            return b.takeError();
-          bufOf[o.get()] = *b;
-        }
-    if (llvm::Error e = lowerOp(op))
-      return std::move(e);
-  }
+  if (llvm::Error e = lowerRest(f, it))
+    return std::move(e);
   return true;
 }
 

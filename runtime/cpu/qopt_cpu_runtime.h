@@ -326,7 +326,7 @@ constexpr int kS8MR = 6;
 constexpr int64_t kS8Group = 2;
 constexpr int kS8MR = 4;
 #endif
-constexpr int64_t kS8MC = 48;        // rows per tile (multiple of every MR)
+constexpr int64_t kS8MC = 8 * kS8MR; // rows per tile
 constexpr int64_t kS8KC = 512;       // k per cache block
 constexpr int64_t kS8NCMax = 256;    // columns per tile
 
