@@ -529,9 +529,6 @@ llvm::Expected<bool> Lowering::tryLinearInt8(FusedOp f) {
     return false;
   const int8_t *wd = w->data<int8_t>();
   std::vector<int32_t> colbias(N);
-  int64_t aMin = aq->qmin, aMax = aq->qmax;
-  (void)aMin;
-  (void)aMax;
   if (!qopt_cpu::fold_colbias_s8(target, wd, K, N,
                                  hasBias ? bias.data() : nullptr,
                                  static_cast<int32_t>(aq->zp),
@@ -558,17 +555,13 @@ llvm::Expected<bool> Lowering::tryLinearInt8(FusedOp f) {
   Operation *epi = &*it;
   ++it;
   if (kind == Requant) {
+    // Checked above: per-tensor 8-bit output, the yield comes next.
     auto oq = perTensor(epi->getResult(0).getType());
-    if (!oq)
-      return false;
     std::vector<float> mult(N);
     float so = static_cast<float>(oq->scale);
     for (int64_t n = 0; n < N; ++n)
       mult[n] = (*scales)[n] / so;
     int multBuf = addWeightVec(mult);
-    // Nothing may follow but the yield.
-    if (!isa<YieldOp>(*it))
-      return false;
     auto out = newBuf(f.getResult(0), f);
     if (!out)
       return out.takeError();
@@ -1769,32 +1762,28 @@ llvm::Expected<CpuProgram> Lowering::emit(func::FuncOp fn, int64_t perB,
     if (it != ptrOf.end())
       return it->second;
     const Buf &x = bufs[r];
+    auto call = [&](const char *fn, Type type, ArrayRef<int64_t> args) {
+      SmallVector<Attribute> attrs{idx(0)};
+      for (int64_t a : args)
+        attrs.push_back(b.getI64IntegerAttr(a));
+      return emitc::CallOpaqueOp::create(b, loc, TypeRange{type}, fn,
+                                         ValueRange{ctxArg},
+                                         b.getArrayAttr(attrs))
+          .getResult(0);
+    };
     Value v;
     switch (x.kind) {
     case Buf::Input:
-      v = emitc::CallOpaqueOp::create(b, loc, TypeRange{constBytePtr},
-                                      "qopt_cg::input", ValueRange{ctxArg},
-                                      b.getArrayAttr({idx(0), b.getI64IntegerAttr(x.index)}))
-              .getResult(0);
+      v = call("qopt_cg::input", constBytePtr, {x.index});
       break;
     case Buf::Weight:
-      v = emitc::CallOpaqueOp::create(b, loc, TypeRange{constBytePtr},
-                                      "qopt_cg::weight", ValueRange{ctxArg},
-                                      b.getArrayAttr({idx(0), b.getI64IntegerAttr(x.weightOff)}))
-              .getResult(0);
+      v = call("qopt_cg::weight", constBytePtr, {x.weightOff});
       break;
     case Buf::Output:
-      v = emitc::CallOpaqueOp::create(b, loc, TypeRange{bytePtr},
-                                      "qopt_cg::output", ValueRange{ctxArg},
-                                      b.getArrayAttr({idx(0), b.getI64IntegerAttr(x.index)}))
-              .getResult(0);
+      v = call("qopt_cg::output", bytePtr, {x.index});
       break;
     case Buf::Arena:
-      v = emitc::CallOpaqueOp::create(
-              b, loc, TypeRange{bytePtr}, "qopt_cg::arena", ValueRange{ctxArg},
-              b.getArrayAttr({idx(0), b.getI64IntegerAttr(x.offset.perB),
-                              b.getI64IntegerAttr(x.offset.c)}))
-              .getResult(0);
+      v = call("qopt_cg::arena", bytePtr, {x.offset.perB, x.offset.c});
       break;
     }
     ptrOf[r] = v;
@@ -1844,20 +1833,6 @@ llvm::Expected<CpuProgram> Lowering::emit(func::FuncOp fn, int64_t perB,
 // Entry points
 //===----------------------------------------------------------------------===//
 
-static std::string hostTarget() {
-  if (const char *env = std::getenv("QOPT_HOST_TARGET"))
-    return env;
-#if defined(__x86_64__) || defined(__i386__)
-  __builtin_cpu_init();
-  if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
-      __builtin_cpu_supports("avx512vnni"))
-    return "cpu:avx512-vnni";
-  if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"))
-    return "cpu:avx2";
-#endif
-  return "cpu:generic";
-}
-
 llvm::Expected<CpuProgram>
 qopt::codegen::lowerToCpu(ModuleOp module, const CpuCodegenOptions &options) {
   std::string target = options.target;
@@ -1865,7 +1840,7 @@ qopt::codegen::lowerToCpu(ModuleOp module, const CpuCodegenOptions &options) {
     if (auto a = module->getAttrOfType<StringAttr>("qopt.target"))
       target = a.str();
   if (target.empty())
-    target = hostTarget();
+    target = qopt::hostCpuTarget();
   qopt_cpu::Target t;
   if (target == "cpu:avx512-vnni")
     t = qopt_cpu::Target::AVX512VNNI;

@@ -58,6 +58,11 @@ CpuLevel hostLevel() {
   return CpuLevel::Generic;
 }
 
+} // namespace
+
+std::string qopt::hostCpuTarget() { return targetName(hostLevel()); }
+
+namespace {
 struct SetTargetPass : public qopt::impl::QOptSetTargetPassBase<SetTargetPass> {
   using QOptSetTargetPassBase::QOptSetTargetPassBase;
 

@@ -126,22 +126,24 @@ CompiledModel::open(mlir::MLIRContext &context, llvm::StringRef dir,
                                       : d->shape[i]);
     return mlir::RankedTensorType::get(shape, e);
   };
-  for (int i = 0; i < a.numInputs(); ++i) {
-    DType dt;
-    auto t = typeOf(a.input(i), dt);
-    if (!t)
-      return t.takeError();
-    m->inputs_.push_back({a.input(i)->name, *t});
-    m->inTypes_.push_back(dt);
-  }
-  for (int i = 0; i < a.numOutputs(); ++i) {
-    DType dt;
-    auto t = typeOf(a.output(i), dt);
-    if (!t)
-      return t.takeError();
-    m->outputs_.push_back({a.output(i)->name, *t});
-    m->outTypes_.push_back(dt);
-  }
+  auto describe = [&](int count, const qopt_tensor_desc_v1 *(*get)(int),
+                      std::vector<IOSpec> &specs,
+                      std::vector<DType> &types) -> llvm::Error {
+    for (int i = 0; i < count; ++i) {
+      DType dt;
+      auto t = typeOf(get(i), dt);
+      if (!t)
+        return t.takeError();
+      specs.push_back({get(i)->name, *t});
+      types.push_back(dt);
+    }
+    return llvm::Error::success();
+  };
+  if (llvm::Error e = describe(a.numInputs(), a.input, m->inputs_, m->inTypes_))
+    return std::move(e);
+  if (llvm::Error e =
+          describe(a.numOutputs(), a.output, m->outputs_, m->outTypes_))
+    return std::move(e);
   char msg[512] = {0};
   m->model_ = a.create(weights.c_str(), threads, msg, sizeof msg);
   if (!m->model_)

@@ -15,6 +15,7 @@
 #include "mlir/Pass/Pass.h"
 
 #include <memory>
+#include <string>
 
 namespace qopt {
 
@@ -27,6 +28,11 @@ namespace qopt {
 /// Registers qopt-w8a8-pipeline, qopt-weight-only-pipeline and
 /// qopt-mixed-precision-pipeline (passes/Pipelines.cpp).
 void registerQOptPipelines();
+
+/// The CPU target of this machine, as qopt-set-target{target=host} names it
+/// ("cpu:avx512-vnni", "cpu:avx2" or "cpu:generic"; $QOPT_HOST_TARGET
+/// overrides the detection).
+std::string hostCpuTarget();
 
 } // namespace qopt
 
