@@ -1,4 +1,4 @@
-//===- qopt_cpu_pack.h - Weight packing for the qopt CPU runtime -*- C++ -*-===//
+//===- qopt_cpu_pack.h - Weight packing for the CPU runtime -----*- C++ -*-===//
 //
 // SPDX-License-Identifier: Apache-2.0 WITH LLVM-exception
 //
@@ -60,9 +60,13 @@ struct Dequant {
 namespace pack_detail {
 constexpr int64_t kPanel = 16; // columns per weight panel
 static inline int64_t ceilDiv(int64_t a, int64_t b) { return (a + b - 1) / b; }
-static inline size_t roundUp64(size_t bytes) { return (bytes + 63) & ~size_t(63); }
+static inline size_t roundUp64(size_t bytes) {
+  return (bytes + 63) & ~size_t(63);
+}
 /// k elements per packed group of the s8 layout of a target.
-static inline int64_t s8Group(Target t) { return t == Target::AVX512VNNI ? 4 : 2; }
+static inline int64_t s8Group(Target t) {
+  return t == Target::AVX512VNNI ? 4 : 2;
+}
 } // namespace pack_detail
 
 //===----------------------------------------------------------------------===//
@@ -76,7 +80,7 @@ static inline size_t packed_s8_size(Target t, int64_t K, int64_t N) {
 }
 
 static inline void pack_s8(Target t, const int8_t *W, int64_t K, int64_t N,
-                    void *out) {
+                           void *out) {
   using namespace pack_detail;
   const int64_t gsz = s8Group(t);
   const int64_t groups = ceilDiv(K, gsz);
@@ -109,15 +113,14 @@ static inline void pack_s8(Target t, const int8_t *W, int64_t K, int64_t N,
 /// max_n sum_k |W[k, n]| * max|a - a_zp| + |bias[n]|, computed in int64.
 /// (Inside the kernels all int32 arithmetic wraps, so any result whose true
 /// value fits is exact.)
-static inline bool fold_colbias_s8(Target t, const int8_t *W, int64_t K, int64_t N,
-                            const int32_t *bias, int32_t a_zp, bool a_is_u8,
-                            int32_t *colbias_out) {
+static inline bool fold_colbias_s8(Target t, const int8_t *W, int64_t K,
+                                   int64_t N, const int32_t *bias, int32_t a_zp,
+                                   bool a_is_u8, int32_t *colbias_out) {
   const int64_t amin = a_is_u8 ? 0 : -128, amax = a_is_u8 ? 255 : 127;
   const int64_t zp = a_zp;
   const int64_t adev = std::max<int64_t>(amax - zp < 0 ? zp - amax : amax - zp,
                                          amin - zp < 0 ? zp - amin : amin - zp);
-  const int64_t shift =
-      (t == Target::AVX512VNNI && !a_is_u8) ? zp + 128 : zp;
+  const int64_t shift = (t == Target::AVX512VNNI && !a_is_u8) ? zp + 128 : zp;
   bool ok = true;
   for (int64_t n = 0; n < N; ++n) {
     int64_t colsum = 0, abssum = 0;
@@ -130,7 +133,8 @@ static inline bool fold_colbias_s8(Target t, const int8_t *W, int64_t K, int64_t
     int64_t bound = abssum * adev + (b < 0 ? -b : b);
     if (bound > INT32_MAX)
       ok = false;
-    uint64_t v = static_cast<uint64_t>(b) - static_cast<uint64_t>(shift * colsum);
+    uint64_t v =
+        static_cast<uint64_t>(b) - static_cast<uint64_t>(shift * colsum);
     colbias_out[n] = static_cast<int32_t>(static_cast<uint32_t>(v));
   }
   return ok;
@@ -147,7 +151,7 @@ static inline size_t packed_f32_size(Target, int64_t K, int64_t N) {
 }
 
 static inline void pack_f32(Target t, const float *W, int64_t K, int64_t N,
-                     void *out) {
+                            void *out) {
   using namespace pack_detail;
   std::memset(out, 0, packed_f32_size(t, K, N));
   float *o = static_cast<float *>(out);
@@ -184,15 +188,16 @@ static inline size_t packed_w4_size(Target, int64_t K, int64_t N, int64_t G) {
 }
 
 static inline void pack_w4(Target t, const int8_t *q, const float *scales,
-                    const float *zps, int64_t K, int64_t N, int64_t G,
-                    void *out) {
+                           const float *zps, int64_t K, int64_t N, int64_t G,
+                           void *out) {
   using namespace pack_detail;
   std::memset(out, 0, packed_w4_size(t, K, N, G));
   const int64_t blocks = ceilDiv(N, kPanel), groups = ceilDiv(K, G);
   const int64_t blockBytes = w4BlockBytes(K, G);
   for (int64_t b = 0; b < blocks; ++b)
     for (int64_t g = 0; g < groups; ++g) {
-      char *base = static_cast<char *>(out) + b * blockBytes + w4GroupOffset(g, G);
+      char *base =
+          static_cast<char *>(out) + b * blockBytes + w4GroupOffset(g, G);
       float *sc = reinterpret_cast<float *>(base);
       float *zp = sc + kPanel;
       uint32_t *words = reinterpret_cast<uint32_t *>(zp + kPanel);

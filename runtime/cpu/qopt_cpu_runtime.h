@@ -1,4 +1,4 @@
-//===- qopt_cpu_runtime.h - CPU micro-kernels for generated code -*- C++ -*-===//
+//===- qopt_cpu_runtime.h - CPU kernels for generated code ------*- C++ -*-===//
 //
 // SPDX-License-Identifier: Apache-2.0 WITH LLVM-exception
 //
@@ -212,9 +212,8 @@ private:
       std::unique_lock<std::mutex> lk(mu_);
       if (gen_.load(std::memory_order_acquire) == seen) {
         ++sleepers_;
-        cv_.wait(lk, [&] {
-          return gen_.load(std::memory_order_acquire) != seen;
-        });
+        cv_.wait(lk,
+                 [&] { return gen_.load(std::memory_order_acquire) != seen; });
         --sleepers_;
       }
       seen = gen_.load(std::memory_order_acquire);
@@ -384,8 +383,9 @@ inline void s8PackA(const void *A, bool u8, int64_t lda, int64_t K, int64_t m0,
 /// C[MR x 16] (=|+=) A-panel (MR rows, gl groups, row stride as dwords) x
 /// one 16-column weight panel (gl rows of 64 bytes).
 template <int MR>
-QOPT_CPU_NOINLINE void s8Micro(int64_t gl, const int32_t *Ap, int64_t as, const char *W,
-                    int32_t *C, int64_t ldc, bool accumulate) {
+QOPT_CPU_NOINLINE void s8Micro(int64_t gl, const int32_t *Ap, int64_t as,
+                               const char *W, int32_t *C, int64_t ldc,
+                               bool accumulate) {
 #if QOPT_CPU_HAS_VNNI
   __m512i c[MR];
   for (int r = 0; r < MR; ++r)
@@ -471,19 +471,28 @@ QOPT_CPU_NOINLINE void s8Micro(int64_t gl, const int32_t *Ap, int64_t as, const 
 inline void s8MicroN(int mr, int64_t gl, const int32_t *Ap, int64_t as,
                      const char *W, int32_t *C, int64_t ldc, bool accumulate) {
   switch (mr) {
-  case 1: return s8Micro<1>(gl, Ap, as, W, C, ldc, accumulate);
-  case 2: return s8Micro<2>(gl, Ap, as, W, C, ldc, accumulate);
-  case 3: return s8Micro<3>(gl, Ap, as, W, C, ldc, accumulate);
-  case 4: return s8Micro<4>(gl, Ap, as, W, C, ldc, accumulate);
+  case 1:
+    return s8Micro<1>(gl, Ap, as, W, C, ldc, accumulate);
+  case 2:
+    return s8Micro<2>(gl, Ap, as, W, C, ldc, accumulate);
+  case 3:
+    return s8Micro<3>(gl, Ap, as, W, C, ldc, accumulate);
+  case 4:
+    return s8Micro<4>(gl, Ap, as, W, C, ldc, accumulate);
 #if QOPT_CPU_HAS_AVX2
-  case 5: return s8Micro<5>(gl, Ap, as, W, C, ldc, accumulate);
-  case 6: return s8Micro<6>(gl, Ap, as, W, C, ldc, accumulate);
+  case 5:
+    return s8Micro<5>(gl, Ap, as, W, C, ldc, accumulate);
+  case 6:
+    return s8Micro<6>(gl, Ap, as, W, C, ldc, accumulate);
 #endif
 #if QOPT_CPU_HAS_VNNI
-  case 7: return s8Micro<7>(gl, Ap, as, W, C, ldc, accumulate);
-  case 8: return s8Micro<8>(gl, Ap, as, W, C, ldc, accumulate);
+  case 7:
+    return s8Micro<7>(gl, Ap, as, W, C, ldc, accumulate);
+  case 8:
+    return s8Micro<8>(gl, Ap, as, W, C, ldc, accumulate);
 #endif
-  default: break;
+  default:
+    break;
   }
 }
 
@@ -555,15 +564,41 @@ constexpr int64_t kF32NCMax = 256;
 
 /// C[MR x nr] (=|+=) A[MR x kc] (row stride lda) x B[kc x 16] (packed).
 template <int MR>
-QOPT_CPU_NOINLINE void f32Micro(int64_t kc, const float *A, int64_t lda, const float *B,
-                     float *C, int64_t ldc, int nr, bool accumulate) {
+QOPT_CPU_NOINLINE void f32Micro(int64_t kc, const float *A, int64_t lda,
+                                const float *B, float *C, int64_t ldc, int nr,
+                                bool accumulate) {
 #if QOPT_CPU_HAS_AVX2
   const __m256 z = _mm256_setzero_ps();
   __m256 c00 = z, c01 = z, c10 = z, c11 = z, c20 = z, c21 = z;
   __m256 c30 = z, c31 = z, c40 = z, c41 = z, c50 = z, c51 = z;
   const float *a0 = A, *a1 = A + lda, *a2 = A + 2 * lda, *a3 = A + 3 * lda,
               *a4 = A + 4 * lda, *a5 = A + 5 * lda;
-  for (int64_t k = 0; k < kc; ++k) {
+  int64_t k = 0;
+  if constexpr (MR <= 2) {
+    // Few rows: odd k go to the (otherwise unused) accumulators of rows
+    // 2-3, so 4-8 FMA chains hide the FMA latency; folded back below.
+    for (; k + 2 <= kc; k += 2) {
+      const __m256 b0 = _mm256_loadu_ps(B + k * 16);
+      const __m256 b1 = _mm256_loadu_ps(B + k * 16 + 8);
+      const __m256 b2 = _mm256_loadu_ps(B + k * 16 + 16);
+      const __m256 b3 = _mm256_loadu_ps(B + k * 16 + 24);
+      const __m256 x0 = _mm256_broadcast_ss(a0 + k);
+      const __m256 y0 = _mm256_broadcast_ss(a0 + k + 1);
+      c00 = _mm256_fmadd_ps(x0, b0, c00);
+      c01 = _mm256_fmadd_ps(x0, b1, c01);
+      c20 = _mm256_fmadd_ps(y0, b2, c20);
+      c21 = _mm256_fmadd_ps(y0, b3, c21);
+      if constexpr (MR == 2) {
+        const __m256 x1 = _mm256_broadcast_ss(a1 + k);
+        const __m256 y1 = _mm256_broadcast_ss(a1 + k + 1);
+        c10 = _mm256_fmadd_ps(x1, b0, c10);
+        c11 = _mm256_fmadd_ps(x1, b1, c11);
+        c30 = _mm256_fmadd_ps(y1, b2, c30);
+        c31 = _mm256_fmadd_ps(y1, b3, c31);
+      }
+    }
+  }
+  for (; k < kc; ++k) {
     const __m256 b0 = _mm256_loadu_ps(B + k * 16);
     const __m256 b1 = _mm256_loadu_ps(B + k * 16 + 8);
 #define QOPT_F32_ROW(R)                                                        \
@@ -579,6 +614,12 @@ QOPT_CPU_NOINLINE void f32Micro(int64_t kc, const float *A, int64_t lda, const f
     QOPT_F32_ROW(4)
     QOPT_F32_ROW(5)
 #undef QOPT_F32_ROW
+  }
+  if constexpr (MR <= 2) {
+    c00 = _mm256_add_ps(c00, c20);
+    c01 = _mm256_add_ps(c01, c21);
+    c10 = _mm256_add_ps(c10, c30);
+    c11 = _mm256_add_ps(c11, c31);
   }
   if (nr == 16) {
 #define QOPT_F32_STORE(R)                                                      \
@@ -633,13 +674,20 @@ inline void f32MicroN(int mr, int64_t kc, const float *A, int64_t lda,
                       const float *B, float *C, int64_t ldc, int nr,
                       bool accumulate) {
   switch (mr) {
-  case 1: return f32Micro<1>(kc, A, lda, B, C, ldc, nr, accumulate);
-  case 2: return f32Micro<2>(kc, A, lda, B, C, ldc, nr, accumulate);
-  case 3: return f32Micro<3>(kc, A, lda, B, C, ldc, nr, accumulate);
-  case 4: return f32Micro<4>(kc, A, lda, B, C, ldc, nr, accumulate);
-  case 5: return f32Micro<5>(kc, A, lda, B, C, ldc, nr, accumulate);
-  case 6: return f32Micro<6>(kc, A, lda, B, C, ldc, nr, accumulate);
-  default: break;
+  case 1:
+    return f32Micro<1>(kc, A, lda, B, C, ldc, nr, accumulate);
+  case 2:
+    return f32Micro<2>(kc, A, lda, B, C, ldc, nr, accumulate);
+  case 3:
+    return f32Micro<3>(kc, A, lda, B, C, ldc, nr, accumulate);
+  case 4:
+    return f32Micro<4>(kc, A, lda, B, C, ldc, nr, accumulate);
+  case 5:
+    return f32Micro<5>(kc, A, lda, B, C, ldc, nr, accumulate);
+  case 6:
+    return f32Micro<6>(kc, A, lda, B, C, ldc, nr, accumulate);
+  default:
+    break;
   }
 }
 
@@ -679,8 +727,7 @@ inline void f32Gemm(ThreadPool *pool, int64_t M, int64_t N, int64_t K,
 
 /// In-place y = y (* alpha) (+ bias[n]) (relu) on rows of a tile.
 inline void f32Epilogue(float *C, int64_t ldc, int64_t mc, int64_t n0,
-                        int64_t nc, const float *bias, bool relu,
-                        float alpha) {
+                        int64_t nc, const float *bias, bool relu, float alpha) {
   if (!bias && !relu && alpha == 1.0f)
     return;
   for (int64_t r = 0; r < mc; ++r) {
@@ -718,21 +765,16 @@ inline void f32Epilogue(float *C, int64_t ldc, int64_t mc, int64_t n0,
 
 /// Scale of x for nibble j of a word: 16^-j, except the top nibble, which
 /// is shifted down (see QOPT_W4_STEP). Exact power-of-two scalings.
-constexpr float kW4Scale[8] = {1.0f,
-                               1.0f / 16,
-                               1.0f / 256,
-                               1.0f / 4096,
-                               1.0f / 65536,
-                               1.0f / 1048576,
-                               1.0f / 16777216,
-                               1.0f};
+constexpr float kW4Scale[8] = {
+    1.0f,         1.0f / 16,      1.0f / 256,      1.0f / 4096,
+    1.0f / 65536, 1.0f / 1048576, 1.0f / 16777216, 1.0f};
 
 #if QOPT_CPU_HAS_AVX2
 /// Dot products of one group: r0/r1 = sum over the group's rows of
 /// x' * nibble for columns 0-7 / 8-15 (x' = x scaled by kW4Scale).
 /// Separate function so the 8 accumulators own the register file.
-QOPT_CPU_NOINLINE void w4GroupDot(const char *wd, int64_t steps,
-                                  const float *x, __m256 *r0, __m256 *r1) {
+QOPT_CPU_NOINLINE void w4GroupDot(const char *wd, int64_t steps, const float *x,
+                                  __m256 *r0, __m256 *r1) {
   // 8 independent FMA chains (FMA latency 4 x 2 ports).
   __m256 a00 = _mm256_setzero_ps(), a01 = a00, a02 = a00, a03 = a00;
   __m256 a10 = a00, a11 = a00, a12 = a00, a13 = a00;
@@ -741,14 +783,16 @@ QOPT_CPU_NOINLINE void w4GroupDot(const char *wd, int64_t steps,
   // would land on the FMA chains.
   for (int64_t s = 0; s < steps; ++s) {
     const float *xv = x + s * 8;
+    _mm_prefetch(wd + s * 64 + 2048, _MM_HINT_T0);
 // Nibble j is masked in place (u * 16^j, exact in f32) and multiplied by
 // x * 16^-j, prepared by the caller; only the top nibble is shifted down.
 // One AND per 8 weights; masks the register file cannot hold are
 // rematerialized as memory operands.
 #define QOPT_W4_STEP(V, J, ACC)                                                \
   {                                                                            \
-    const __m256i t = J == 7 ? _mm256_srli_epi32(V, 28)                        \
-                             : _mm256_and_si256(V, _mm256_set1_epi32(15 << (4 * J))); \
+    const __m256i t =                                                          \
+        J == 7 ? _mm256_srli_epi32(V, 28)                                      \
+               : _mm256_and_si256(V, _mm256_set1_epi32(15 << (4 * J)));        \
     ACC = _mm256_fmadd_ps(_mm256_broadcast_ss(xv + J), _mm256_cvtepi32_ps(t),  \
                           ACC);                                                \
   }
@@ -854,7 +898,8 @@ inline void w4Dequant(const char *blk, int64_t K, int64_t G, int64_t g0,
 #else
     for (int64_t i = 0; i < len; ++i)
       for (int c = 0; c < 16; ++c) {
-        float u = static_cast<float>((wd[(i / 8) * 16 + c] >> (4 * (i % 8))) & 15);
+        float u =
+            static_cast<float>((wd[(i / 8) * 16 + c] >> (4 * (i % 8))) & 15);
         dst[(row + i) * 16 + c] = (u - sc[16 + c]) * sc[c];
       }
 #endif
@@ -877,9 +922,9 @@ inline __m256 exp8(__m256 x) {
   const __m256 hiLim = _mm256_set1_ps(88.72283935546875f);
   const __m256 loLim = _mm256_set1_ps(-104.0f);
   __m256 xc = _mm256_min_ps(_mm256_max_ps(x, loLim), hiLim);
-  __m256 n = _mm256_round_ps(
-      _mm256_mul_ps(xc, _mm256_set1_ps(1.44269504088896341f)),
-      _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+  __m256 n =
+      _mm256_round_ps(_mm256_mul_ps(xc, _mm256_set1_ps(1.44269504088896341f)),
+                      _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
   __m256 r = _mm256_fnmadd_ps(n, _mm256_set1_ps(0.693359375f), xc);
   r = _mm256_fnmadd_ps(n, _mm256_set1_ps(-2.12194440e-4f), r);
   __m256 p = _mm256_set1_ps(1.9875691500E-4f);
@@ -893,10 +938,10 @@ inline __m256 exp8(__m256 x) {
   const __m256i ni = _mm256_cvtps_epi32(n);
   const __m256i h = _mm256_srai_epi32(ni, 1);
   const __m256i bias = _mm256_set1_epi32(127);
-  const __m256 e1 = _mm256_castsi256_ps(
-      _mm256_slli_epi32(_mm256_add_epi32(h, bias), 23));
-  const __m256 e2 = _mm256_castsi256_ps(_mm256_slli_epi32(
-      _mm256_add_epi32(_mm256_sub_epi32(ni, h), bias), 23));
+  const __m256 e1 =
+      _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_add_epi32(h, bias), 23));
+  const __m256 e2 = _mm256_castsi256_ps(
+      _mm256_slli_epi32(_mm256_add_epi32(_mm256_sub_epi32(ni, h), bias), 23));
   __m256 res = _mm256_mul_ps(_mm256_mul_ps(p, e1), e2);
   res = _mm256_blendv_ps(res, _mm256_setzero_ps(),
                          _mm256_cmp_ps(x, loLim, _CMP_LT_OQ));
@@ -920,10 +965,10 @@ inline __m256 tanh8(__m256 x) {
   p = _mm256_fmadd_ps(p, z, _mm256_set1_ps(-3.33332819422E-1f));
   const __m256 small = _mm256_fmadd_ps(_mm256_mul_ps(p, z), x, x);
   const __m256 e = exp8(_mm256_add_ps(ax, ax));
-  __m256 big = _mm256_sub_ps(
-      _mm256_set1_ps(1.0f),
-      _mm256_div_ps(_mm256_set1_ps(2.0f),
-                    _mm256_add_ps(e, _mm256_set1_ps(1.0f))));
+  __m256 big =
+      _mm256_sub_ps(_mm256_set1_ps(1.0f),
+                    _mm256_div_ps(_mm256_set1_ps(2.0f),
+                                  _mm256_add_ps(e, _mm256_set1_ps(1.0f))));
   big = _mm256_or_ps(big, _mm256_and_ps(x, _mm256_set1_ps(-0.0f)));
   __m256 r = _mm256_blendv_ps(
       big, small, _mm256_cmp_ps(ax, _mm256_set1_ps(0.625f), _CMP_LT_OQ));
@@ -939,15 +984,14 @@ inline __m256 poly8(__m256 x, const float *c, int n) {
 
 /// erf: Cephes erff/erfcf rational-free polynomials (abs error ~1.5e-7).
 inline __m256 erf8(__m256 a) {
-  static const float T[] = {7.853861353153693E-5f,  -8.010193625184903E-4f,
-                            5.188327685732524E-3f,  -2.685381193529856E-2f,
-                            1.128358514861418E-1f,  -3.761262582423300E-1f,
+  static const float T[] = {7.853861353153693E-5f, -8.010193625184903E-4f,
+                            5.188327685732524E-3f, -2.685381193529856E-2f,
+                            1.128358514861418E-1f, -3.761262582423300E-1f,
                             1.128379165726710E+0f};
-  static const float P[] = {2.326819970068386E-2f,  -1.387039388740657E-1f,
-                            3.687424674597105E-1f,  -5.824733027278666E-1f,
-                            6.210004621745983E-1f,  -4.944515323274145E-1f,
-                            3.404879937665872E-1f,  -2.741127028184656E-1f,
-                            5.638259427386472E-1f};
+  static const float P[] = {
+      2.326819970068386E-2f,  -1.387039388740657E-1f, 3.687424674597105E-1f,
+      -5.824733027278666E-1f, 6.210004621745983E-1f,  -4.944515323274145E-1f,
+      3.404879937665872E-1f,  -2.741127028184656E-1f, 5.638259427386472E-1f};
   static const float R[] = {-1.047766399936249E+1f, 1.297719955372516E+1f,
                             -7.495518717768503E+0f, 2.921019019210786E+0f,
                             -1.015265279202700E+0f, 4.218463358204948E-1f,
@@ -958,11 +1002,13 @@ inline __m256 erf8(__m256 a) {
   const __m256 small = _mm256_mul_ps(x, poly8(z, T, 6));
   const __m256 q = _mm256_div_ps(one, _mm256_max_ps(x, one));
   const __m256 y = _mm256_mul_ps(q, q);
-  const __m256 pp = _mm256_blendv_ps(
-      poly8(y, R, 7), poly8(y, P, 8),
-      _mm256_cmp_ps(x, _mm256_set1_ps(2.0f), _CMP_LT_OQ));
+  const __m256 pp =
+      _mm256_blendv_ps(poly8(y, R, 7), poly8(y, P, 8),
+                       _mm256_cmp_ps(x, _mm256_set1_ps(2.0f), _CMP_LT_OQ));
   const __m256 big = _mm256_sub_ps(
-      one, _mm256_mul_ps(_mm256_mul_ps(exp8(_mm256_sub_ps(_mm256_setzero_ps(), z)), q), pp));
+      one,
+      _mm256_mul_ps(
+          _mm256_mul_ps(exp8(_mm256_sub_ps(_mm256_setzero_ps(), z)), q), pp));
   __m256 r = _mm256_blendv_ps(big, small, _mm256_cmp_ps(x, one, _CMP_LT_OQ));
   r = _mm256_or_ps(r, _mm256_and_ps(a, _mm256_set1_ps(-0.0f)));
   return _mm256_blendv_ps(r, a, isNan8(a));
@@ -1026,8 +1072,8 @@ inline void gemm_s8_requant(ThreadPool &pool, int64_t M, int64_t N, int64_t K,
              }
 #endif
              for (; i < nc; ++i) {
-               float v = static_cast<float>(wrapAdd(t[i], cb[n0 + i])) *
-                         mult[n0 + i];
+               float v =
+                   static_cast<float>(wrapAdd(t[i], cb[n0 + i])) * mult[n0 + i];
                int32_t q = roundSaturate(v, zpv, qmin, qmax);
                if (u8)
                  reinterpret_cast<uint8_t *>(y)[i] = static_cast<uint8_t>(q);
@@ -1043,41 +1089,42 @@ inline void gemm_s8_dequant(ThreadPool &pool, int64_t M, int64_t N, int64_t K,
                             const void *Wp, const int32_t *colbias,
                             const Dequant &dq, float *C, int64_t ldc) {
   using namespace detail;
-  s8Gemm(pool, M, N, K, A, a_is_u8, lda, Wp,
-         [&](int64_t m0, int64_t mc, int64_t n0, int64_t nc,
-             const int32_t *tile, int64_t ldt) {
-           for (int64_t r = 0; r < mc; ++r) {
-             const int32_t *t = tile + r * ldt;
-             float *y = C + (m0 + r) * ldc + n0;
-             int64_t i = 0;
+  s8Gemm(
+      pool, M, N, K, A, a_is_u8, lda, Wp,
+      [&](int64_t m0, int64_t mc, int64_t n0, int64_t nc, const int32_t *tile,
+          int64_t ldt) {
+        for (int64_t r = 0; r < mc; ++r) {
+          const int32_t *t = tile + r * ldt;
+          float *y = C + (m0 + r) * ldc + n0;
+          int64_t i = 0;
 #if QOPT_CPU_HAS_AVX2
-             const __m256 z = _mm256_setzero_ps();
-             for (; i + 8 <= nc; i += 8) {
-               __m256i acc = _mm256_add_epi32(
-                   _mm256_loadu_si256(reinterpret_cast<const __m256i *>(t + i)),
-                   _mm256_loadu_si256(
-                       reinterpret_cast<const __m256i *>(colbias + n0 + i)));
-               __m256 v = noContract(_mm256_mul_ps(
-                   _mm256_cvtepi32_ps(acc), _mm256_loadu_ps(dq.scale + n0 + i)));
-               if (dq.bias)
-                 v = _mm256_add_ps(v, _mm256_loadu_ps(dq.bias + n0 + i));
-               if (dq.relu)
-                 v = _mm256_max_ps(z, v);
-               _mm256_storeu_ps(y + i, v);
-             }
+          const __m256 z = _mm256_setzero_ps();
+          for (; i + 8 <= nc; i += 8) {
+            __m256i acc = _mm256_add_epi32(
+                _mm256_loadu_si256(reinterpret_cast<const __m256i *>(t + i)),
+                _mm256_loadu_si256(
+                    reinterpret_cast<const __m256i *>(colbias + n0 + i)));
+            __m256 v = noContract(_mm256_mul_ps(
+                _mm256_cvtepi32_ps(acc), _mm256_loadu_ps(dq.scale + n0 + i)));
+            if (dq.bias)
+              v = _mm256_add_ps(v, _mm256_loadu_ps(dq.bias + n0 + i));
+            if (dq.relu)
+              v = _mm256_max_ps(z, v);
+            _mm256_storeu_ps(y + i, v);
+          }
 #endif
-             for (; i < nc; ++i) {
-               float v = noContract(
-                   static_cast<float>(wrapAdd(t[i], colbias[n0 + i])) *
-                   dq.scale[n0 + i]);
-               if (dq.bias)
-                 v = v + dq.bias[n0 + i];
-               if (dq.relu)
-                 v = v < 0.0f ? 0.0f : v;
-               y[i] = v;
-             }
-           }
-         });
+          for (; i < nc; ++i) {
+            float v =
+                noContract(static_cast<float>(wrapAdd(t[i], colbias[n0 + i])) *
+                           dq.scale[n0 + i]);
+            if (dq.bias)
+              v = v + dq.bias[n0 + i];
+            if (dq.relu)
+              v = v < 0.0f ? 0.0f : v;
+            y[i] = v;
+          }
+        }
+      });
 }
 
 inline void gemm_s8_i32(ThreadPool &pool, int64_t M, int64_t N, int64_t K,
@@ -1119,7 +1166,8 @@ inline void batch_matmul_f32(ThreadPool &pool, int64_t batch, int64_t M,
   if (batch <= 0 || M <= 0 || N <= 0)
     return;
   const int64_t panels = ceilDiv(N, kPanel);
-  const size_t bytes = sizeof(float) * panels * kPanel * std::max<int64_t>(K, 1);
+  const size_t bytes =
+      sizeof(float) * panels * kPanel * std::max<int64_t>(K, 1);
   auto packB = [&](const float *Bb, float *dst) {
     for (int64_t p = 0; p < panels; ++p) {
       const int64_t nr = std::min<int64_t>(kPanel, N - p * kPanel);
@@ -1181,8 +1229,8 @@ inline void gemm_w4_f32(ThreadPool &pool, int64_t M, int64_t N, int64_t K,
   if (M <= 4) {
     // GEMV: one sequential pass over the weights, rows from L1/L2.
     const int64_t xlen = ng * S * 8;
-    float *xp = static_cast<float *>(
-        scratch(2, sizeof(float) * M * (xlen + ng)));
+    float *xp =
+        static_cast<float *>(scratch(2, sizeof(float) * M * (xlen + ng)));
     for (int64_t m = 0; m < M; ++m) {
       float *x = xp + m * (xlen + ng), *xs = x + xlen;
       std::fill(x, x + xlen, 0.0f);
@@ -1223,8 +1271,8 @@ inline void gemm_w4_f32(ThreadPool &pool, int64_t M, int64_t N, int64_t K,
   const int64_t bpt = 4;                            // blocks per task
   pool.parallel_for(ceilDiv(blocks, bpt), [&](int64_t t) {
     const int64_t b0 = t * bpt, b1 = std::min(blocks, b0 + bpt);
-    float *panel = static_cast<float *>(
-        scratch(2, sizeof(float) * bpt * cg * G * 16));
+    float *panel =
+        static_cast<float *>(scratch(2, sizeof(float) * bpt * cg * G * 16));
     for (int64_t g0 = 0; g0 < ng; g0 += cg) {
       const int64_t gn = std::min(cg, ng - g0);
       const int64_t k0 = g0 * G, kc = std::min(K, (g0 + gn) * G) - k0;
@@ -1291,9 +1339,10 @@ inline void dequantize_to_f32(ThreadPool &pool, int64_t n, const void *q,
       if (zp == 0)
         for (; i + 8 <= e; i += 8)
           _mm256_storeu_ps(
-              y + i, _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_loadu_si256(
-                                       reinterpret_cast<const __m256i *>(s + i))),
-                                   _mm256_set1_ps(scale)));
+              y + i,
+              _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_loadu_si256(
+                                reinterpret_cast<const __m256i *>(s + i))),
+                            _mm256_set1_ps(scale)));
 #endif
       for (; i < e; ++i)
         y[i] = static_cast<float>(static_cast<int64_t>(s[i]) - zp) * scale;
@@ -1308,8 +1357,7 @@ inline void dequantize_to_f32(ThreadPool &pool, int64_t n, const void *q,
       __m128i raw = _mm_loadl_epi64(reinterpret_cast<const __m128i *>(s + i));
       __m256i v = u8 ? _mm256_cvtepu8_epi32(raw) : _mm256_cvtepi8_epi32(raw);
       _mm256_storeu_ps(
-          y + i,
-          _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_sub_epi32(v, z)), sc));
+          y + i, _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_sub_epi32(v, z)), sc));
     }
 #endif
     for (; i < e; ++i) {
@@ -1349,17 +1397,20 @@ inline void dynamic_quantize_per_token(ThreadPool &pool, int64_t rows,
           i = 0;
 #if QOPT_CPU_HAS_AVX2
           const __m256 sv = _mm256_set1_ps(s);
-          const __m256 lo = _mm256_set1_ps(-127.0f), hi = _mm256_set1_ps(127.0f);
+          const __m256 lo = _mm256_set1_ps(-127.0f),
+                       hi = _mm256_set1_ps(127.0f);
           const __m256i z = _mm256_setzero_si256();
           for (; i + 8 <= cols; i += 8)
-            storeBytes8(out + i,
-                        roundSaturate8(_mm256_div_ps(_mm256_loadu_ps(in + i), sv),
-                                       lo, hi, z),
-                        false);
+            storeBytes8(
+                out + i,
+                roundSaturate8(_mm256_div_ps(_mm256_loadu_ps(in + i), sv), lo,
+                               hi, z),
+                false);
 #endif
           for (; i < cols; ++i) {
             float v = std::nearbyint(in[i] / s);
-            out[i] = static_cast<int8_t>(std::min(127.0f, std::max(-127.0f, v)));
+            out[i] =
+                static_cast<int8_t>(std::min(127.0f, std::max(-127.0f, v)));
           }
         }
       });
@@ -1386,10 +1437,9 @@ inline void requantize_i32(ThreadPool &pool, int64_t rows, int64_t N,
       if (per_column && (i % N) + 8 > N)
         break;
       __m256 mv = per_column ? _mm256_loadu_ps(mult + (i % N)) : m1;
-      __m256 v = _mm256_mul_ps(
-          _mm256_cvtepi32_ps(
-              _mm256_loadu_si256(reinterpret_cast<const __m256i *>(acc + i))),
-          mv);
+      __m256 v = _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_loadu_si256(
+                                   reinterpret_cast<const __m256i *>(acc + i))),
+                               mv);
       storeBytes8(y + i, roundSaturate8(v, lo, hi, z), out_u8);
     }
 #endif
@@ -1416,26 +1466,49 @@ inline void requantize_i32(ThreadPool &pool, int64_t rows, int64_t N,
 // Elementwise
 //===----------------------------------------------------------------------===//
 
-enum class Unary { Relu, Gelu, GeluTanh, Erf, Tanh, Sigmoid, Silu, Exp, Sqrt, Neg, Abs };
+enum class Unary {
+  Relu,
+  Gelu,
+  GeluTanh,
+  Erf,
+  Tanh,
+  Sigmoid,
+  Silu,
+  Exp,
+  Sqrt,
+  Neg,
+  Abs
+};
 enum class Binary { Add, Sub, Mul, Div, Max, Min };
 
 namespace detail {
 
 inline float unaryScalar(Unary op, float x) {
   switch (op) {
-  case Unary::Relu: return x < 0.0f ? 0.0f : x;
-  case Unary::Gelu: return 0.5f * x * (1.0f + std::erf(x * 0.70710678118654752440f));
+  case Unary::Relu:
+    return x < 0.0f ? 0.0f : x;
+  case Unary::Gelu:
+    return 0.5f * x * (1.0f + std::erf(x * 0.70710678118654752440f));
   case Unary::GeluTanh:
     return 0.5f * x *
-           (1.0f + std::tanh(0.79788456080286535588f * (x + 0.044715f * x * x * x)));
-  case Unary::Erf: return std::erf(x);
-  case Unary::Tanh: return std::tanh(x);
-  case Unary::Sigmoid: return sigmoidScalar(x);
-  case Unary::Silu: return x * sigmoidScalar(x);
-  case Unary::Exp: return std::exp(x);
-  case Unary::Sqrt: return std::sqrt(x);
-  case Unary::Neg: return -x;
-  case Unary::Abs: return std::fabs(x);
+           (1.0f +
+            std::tanh(0.79788456080286535588f * (x + 0.044715f * x * x * x)));
+  case Unary::Erf:
+    return std::erf(x);
+  case Unary::Tanh:
+    return std::tanh(x);
+  case Unary::Sigmoid:
+    return sigmoidScalar(x);
+  case Unary::Silu:
+    return x * sigmoidScalar(x);
+  case Unary::Exp:
+    return std::exp(x);
+  case Unary::Sqrt:
+    return std::sqrt(x);
+  case Unary::Neg:
+    return -x;
+  case Unary::Abs:
+    return std::fabs(x);
   }
   return x;
 }
@@ -1444,7 +1517,8 @@ inline float unaryScalar(Unary op, float x) {
 inline __m256 unary8(Unary op, __m256 x) {
   const __m256 half = _mm256_set1_ps(0.5f), one = _mm256_set1_ps(1.0f);
   switch (op) {
-  case Unary::Relu: return _mm256_max_ps(_mm256_setzero_ps(), x);
+  case Unary::Relu:
+    return _mm256_max_ps(_mm256_setzero_ps(), x);
   case Unary::Gelu:
     return _mm256_mul_ps(
         _mm256_mul_ps(half, x),
@@ -1452,32 +1526,46 @@ inline __m256 unary8(Unary op, __m256 x) {
                                x, _mm256_set1_ps(0.70710678118654752440f)))));
   case Unary::GeluTanh: {
     __m256 x3 = _mm256_mul_ps(_mm256_mul_ps(x, x), x);
-    __m256 in = _mm256_mul_ps(
-        _mm256_set1_ps(0.79788456080286535588f),
-        _mm256_fmadd_ps(_mm256_set1_ps(0.044715f), x3, x));
+    __m256 in =
+        _mm256_mul_ps(_mm256_set1_ps(0.79788456080286535588f),
+                      _mm256_fmadd_ps(_mm256_set1_ps(0.044715f), x3, x));
     return _mm256_mul_ps(_mm256_mul_ps(half, x), _mm256_add_ps(one, tanh8(in)));
   }
-  case Unary::Erf: return erf8(x);
-  case Unary::Tanh: return tanh8(x);
-  case Unary::Sigmoid: return sigmoid8(x);
-  case Unary::Silu: return _mm256_mul_ps(x, sigmoid8(x));
-  case Unary::Exp: return exp8(x);
-  case Unary::Sqrt: return _mm256_sqrt_ps(x);
-  case Unary::Neg: return _mm256_xor_ps(x, _mm256_set1_ps(-0.0f));
-  case Unary::Abs: return abs8(x);
+  case Unary::Erf:
+    return erf8(x);
+  case Unary::Tanh:
+    return tanh8(x);
+  case Unary::Sigmoid:
+    return sigmoid8(x);
+  case Unary::Silu:
+    return _mm256_mul_ps(x, sigmoid8(x));
+  case Unary::Exp:
+    return exp8(x);
+  case Unary::Sqrt:
+    return _mm256_sqrt_ps(x);
+  case Unary::Neg:
+    return _mm256_xor_ps(x, _mm256_set1_ps(-0.0f));
+  case Unary::Abs:
+    return abs8(x);
   }
   return x;
 }
 
 inline __m256 binary8(Binary op, __m256 a, __m256 b) {
   switch (op) {
-  case Binary::Add: return _mm256_add_ps(a, b);
-  case Binary::Sub: return _mm256_sub_ps(a, b);
-  case Binary::Mul: return _mm256_mul_ps(a, b);
-  case Binary::Div: return _mm256_div_ps(a, b);
+  case Binary::Add:
+    return _mm256_add_ps(a, b);
+  case Binary::Sub:
+    return _mm256_sub_ps(a, b);
+  case Binary::Mul:
+    return _mm256_mul_ps(a, b);
+  case Binary::Div:
+    return _mm256_div_ps(a, b);
   // max_ps(a, b) = a > b ? a : b; NaN in a must win as in the executor.
-  case Binary::Max: return _mm256_blendv_ps(_mm256_max_ps(a, b), a, isNan8(a));
-  case Binary::Min: return _mm256_blendv_ps(_mm256_min_ps(a, b), a, isNan8(a));
+  case Binary::Max:
+    return _mm256_blendv_ps(_mm256_max_ps(a, b), a, isNan8(a));
+  case Binary::Min:
+    return _mm256_blendv_ps(_mm256_min_ps(a, b), a, isNan8(a));
   }
   return a;
 }
@@ -1485,17 +1573,25 @@ inline __m256 binary8(Binary op, __m256 a, __m256 b) {
 
 inline float binaryScalar(Binary op, float a, float b) {
   switch (op) {
-  case Binary::Add: return a + b;
-  case Binary::Sub: return a - b;
-  case Binary::Mul: return a * b;
-  case Binary::Div: return a / b;
+  case Binary::Add:
+    return a + b;
+  case Binary::Sub:
+    return a - b;
+  case Binary::Mul:
+    return a * b;
+  case Binary::Div:
+    return a / b;
   case Binary::Max:
-    if (a > b) return a;
-    if (b > a) return b;
+    if (a > b)
+      return a;
+    if (b > a)
+      return b;
     return a != a ? a : b;
   case Binary::Min:
-    if (a < b) return a;
-    if (b < a) return b;
+    if (a < b)
+      return a;
+    if (b < a)
+      return b;
     return a != a ? a : b;
   }
   return a;
@@ -1508,7 +1604,8 @@ inline void binaryRun(Binary op, int64_t n, const float *a, int64_t sa,
 #if QOPT_CPU_HAS_AVX2
   if (sa == 1 && sb == 1) {
     for (; i + 8 <= n; i += 8)
-      _mm256_storeu_ps(y + i, binary8(op, _mm256_loadu_ps(a + i), _mm256_loadu_ps(b + i)));
+      _mm256_storeu_ps(
+          y + i, binary8(op, _mm256_loadu_ps(a + i), _mm256_loadu_ps(b + i)));
   } else if (sa == 1 && sb == 0) {
     const __m256 bv = _mm256_set1_ps(b[0]);
     for (; i + 8 <= n; i += 8)
@@ -1620,7 +1717,8 @@ inline void softmax_f32(ThreadPool &pool, int64_t rows, int64_t cols,
             __m256 e = exp8(_mm256_sub_ps(_mm256_loadu_ps(in + i), mb));
             _mm256_storeu_ps(out + i, e);
             s0 = _mm256_add_pd(s0, _mm256_cvtps_pd(_mm256_castps256_ps128(e)));
-            s1 = _mm256_add_pd(s1, _mm256_cvtps_pd(_mm256_extractf128_ps(e, 1)));
+            s1 =
+                _mm256_add_pd(s1, _mm256_cvtps_pd(_mm256_extractf128_ps(e, 1)));
           }
           alignas(32) double ds[4];
           _mm256_store_pd(ds, _mm256_add_pd(s0, s1));
@@ -1648,7 +1746,8 @@ inline void softmax_f32(ThreadPool &pool, int64_t rows, int64_t cols,
 #if QOPT_CPU_HAS_AVX2
           const __m256 iv = _mm256_set1_ps(inv);
           for (; i + 8 <= cols; i += 8)
-            _mm256_storeu_ps(out + i, _mm256_mul_ps(_mm256_loadu_ps(out + i), iv));
+            _mm256_storeu_ps(out + i,
+                             _mm256_mul_ps(_mm256_loadu_ps(out + i), iv));
 #endif
           for (; i < cols; ++i)
             out[i] *= inv;
@@ -1716,7 +1815,8 @@ inline void layer_norm_f32(ThreadPool &pool, int64_t rows, int64_t cols,
         for (int64_t r = r0; r < r1; ++r) {
           const float *in = x + r * cols;
           float *out = y + r * cols;
-          const double meanD = sumD(in, cols, false) / static_cast<double>(cols);
+          const double meanD =
+              sumD(in, cols, false) / static_cast<double>(cols);
           const double var = centeredSq(in, cols, meanD);
           const float mean = static_cast<float>(meanD);
           const float v = static_cast<float>(var / static_cast<double>(cols));
@@ -1751,16 +1851,17 @@ inline void rms_norm_f32(ThreadPool &pool, int64_t rows, int64_t cols,
         for (int64_t r = r0; r < r1; ++r) {
           const float *in = x + r * cols;
           float *out = y + r * cols;
-          const float ms =
-              static_cast<float>(sumD(in, cols, true) / static_cast<double>(cols));
+          const float ms = static_cast<float>(sumD(in, cols, true) /
+                                              static_cast<double>(cols));
           const float inv = 1.0f / std::sqrt(ms + eps);
           int64_t i = 0;
 #if QOPT_CPU_HAS_AVX2
           const __m256 iv = _mm256_set1_ps(inv);
           for (; i + 8 <= cols; i += 8)
-            _mm256_storeu_ps(out + i,
-                             _mm256_mul_ps(_mm256_mul_ps(_mm256_loadu_ps(in + i), iv),
-                                           _mm256_loadu_ps(gamma + i)));
+            _mm256_storeu_ps(
+                out + i,
+                _mm256_mul_ps(_mm256_mul_ps(_mm256_loadu_ps(in + i), iv),
+                              _mm256_loadu_ps(gamma + i)));
 #endif
           for (; i < cols; ++i)
             out[i] = in[i] * inv * gamma[i];
@@ -1837,8 +1938,73 @@ inline void transpose(ThreadPool &pool, int rank, const int64_t *in_dims,
         std::memcpy(d + i * elem_size, s + i * sInner * elem_size, elem_size);
     }
   };
-  // 2-D blocked case for the innermost strided run: tile (row, inner) in
-  // 16 x 16 blocks when the previous dim is contiguous in the input.
+  if (sInner != 1) {
+    // The out dim that is contiguous in the input: copy 16 x 16 tiles of
+    // (that dim, innermost dim) so both sides are read/written in runs.
+    int q = -1;
+    for (int d = 0; d < nr - 1; ++d)
+      if (strides[d] == 1)
+        q = d;
+    if (q >= 0) {
+      int64_t outStride[16];
+      outStride[nr - 1] = 1;
+      for (int d = nr - 1; d > 0; --d)
+        outStride[d - 1] = outStride[d] * dims[d];
+      const int64_t dq = dims[q], osq = outStride[q];
+      const int64_t outer = total / (dq * inner);
+      auto tiles = [&](auto tag) {
+        using E = decltype(tag);
+        const E *in = static_cast<const E *>(x);
+        E *out = static_cast<E *>(y);
+        const int64_t tq = ceilDiv(dq, 16), tl = ceilDiv(inner, 16);
+        parallelRange(pool, outer * tq, std::max<int64_t>(1, 64 / tl),
+                      [&](int64_t b, int64_t e) {
+                        for (int64_t w = b; w < e; ++w) {
+                          int64_t o = w / tq, iq0 = (w % tq) * 16;
+                          // Offsets of the outer index o (all dims but q and
+                          // the last).
+                          int64_t inOff = 0, outOff = 0, rr = o;
+                          for (int d = nr - 2; d >= 0; --d) {
+                            if (d == q)
+                              continue;
+                            int64_t idx = rr % dims[d];
+                            rr /= dims[d];
+                            inOff += idx * strides[d];
+                            outOff += idx * outStride[d];
+                          }
+                          const int64_t nq = std::min<int64_t>(16, dq - iq0);
+                          for (int64_t il0 = 0; il0 < inner; il0 += 16) {
+                            const int64_t nl =
+                                std::min<int64_t>(16, inner - il0);
+                            for (int64_t a = 0; a < nq; ++a) {
+                              E *to = out + outOff + (iq0 + a) * osq + il0;
+                              const E *from =
+                                  in + inOff + (iq0 + a) + il0 * sInner;
+                              for (int64_t l = 0; l < nl; ++l)
+                                to[l] = from[l * sInner];
+                            }
+                          }
+                        }
+                      });
+      };
+      switch (elem_size) {
+      case 1:
+        tiles(uint8_t());
+        return;
+      case 2:
+        tiles(uint16_t());
+        return;
+      case 4:
+        tiles(uint32_t());
+        return;
+      case 8:
+        tiles(uint64_t());
+        return;
+      default:
+        break;
+      }
+    }
+  }
   parallelRange(pool, rows, std::max<int64_t>(1, 16384 / inner),
                 [&](int64_t r0, int64_t r1) {
                   for (int64_t r = r0; r < r1; ++r) {

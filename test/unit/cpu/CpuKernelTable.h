@@ -22,6 +22,7 @@
 
 #include "qopt_cpu_pack.h"
 
+#include <atomic>
 #include <cstddef>
 #include <cstdint>
 
@@ -39,8 +40,8 @@ struct CpuKernelTable {
                         const void *A, bool aIsU8, int64_t lda, const void *Wp,
                         const int32_t *colbias, const qopt_cpu::Dequant &dq,
                         float *C, int64_t ldc);
-  void (*gemmS8I32)(int threads, int64_t M, int64_t N, int64_t K,
-                    const void *A, bool aIsU8, int64_t lda, const void *Wp,
+  void (*gemmS8I32)(int threads, int64_t M, int64_t N, int64_t K, const void *A,
+                    bool aIsU8, int64_t lda, const void *Wp,
                     const int32_t *colbias, int32_t *C, int64_t ldc);
   void (*gemmF32)(int threads, int64_t M, int64_t N, int64_t K, const float *A,
                   int64_t lda, const void *Wp, const float *bias, bool relu,
@@ -79,6 +80,9 @@ struct CpuKernelTable {
   void (*transpose)(int threads, int rank, const int64_t *inDims,
                     const int64_t *perm, size_t elemSize, const void *x,
                     void *y);
+  /// Sum over i in [0, n) of (i + 1), computed with pool.parallel_for
+  /// `rounds` times back to back.
+  int64_t (*parallelForSum)(int threads, int64_t n, int rounds);
 };
 
 const CpuKernelTable &cpuKernelsGeneric();
@@ -138,13 +142,11 @@ const qopt_cpu_test::CpuKernelTable kTable = {
       rt::gemm_w4_f32(pool(t), M, N, K, G, A, lda, Wp, bias, C, ldc);
     },
     [](int t, int64_t n, const float *x, float s, int32_t zp, int32_t lo,
-       int32_t hi, bool u8, void *q) {
-      rt::quantize_f32(pool(t), n, x, s, zp, lo, hi, u8, q);
-    },
+       int32_t hi, bool u8,
+       void *q) { rt::quantize_f32(pool(t), n, x, s, zp, lo, hi, u8, q); },
     [](int t, int64_t n, const void *q, int dtype, float s, int32_t zp,
        float *y) { rt::dequantize_to_f32(pool(t), n, q, dtype, s, zp, y); },
-    [](int t, int64_t rows, int64_t cols, const float *x, int8_t *q,
-       float *s) {
+    [](int t, int64_t rows, int64_t cols, const float *x, int8_t *q, float *s) {
       rt::dynamic_quantize_per_token(pool(t), rows, cols, x, q, s);
     },
     [](int t, int64_t rows, int64_t N, const int32_t *acc, const float *mult,
@@ -164,16 +166,21 @@ const qopt_cpu_test::CpuKernelTable kTable = {
       rt::softmax_f32(pool(t), rows, cols, x, y);
     },
     [](int t, int64_t rows, int64_t cols, const float *x, const float *g,
-       const float *b, float eps, float *y) {
-      rt::layer_norm_f32(pool(t), rows, cols, x, g, b, eps, y);
-    },
+       const float *b, float eps,
+       float *y) { rt::layer_norm_f32(pool(t), rows, cols, x, g, b, eps, y); },
     [](int t, int64_t rows, int64_t cols, const float *x, const float *g,
-       float eps, float *y) {
-      rt::rms_norm_f32(pool(t), rows, cols, x, g, eps, y);
-    },
+       float eps,
+       float *y) { rt::rms_norm_f32(pool(t), rows, cols, x, g, eps, y); },
     [](int t, int rank, const int64_t *dims, const int64_t *perm, size_t es,
-       const void *x, void *y) {
-      rt::transpose(pool(t), rank, dims, perm, es, x, y);
+       const void *x,
+       void *y) { rt::transpose(pool(t), rank, dims, perm, es, x, y); },
+    [](int t, int64_t n, int rounds) {
+      std::atomic<int64_t> sum{0};
+      for (int r = 0; r < rounds; ++r)
+        pool(t).parallel_for(n, [&](int64_t i) {
+          sum.fetch_add(i + 1, std::memory_order_relaxed);
+        });
+      return sum.load();
     },
 };
 } // namespace

@@ -98,6 +98,17 @@ std::vector<const CpuKernelTable *> allTables() {
   return t;
 }
 
+TEST_P(CpuKernels, ThreadPoolCoversEachTaskOnce) {
+  const CpuKernelTable &t = T();
+  for (int threads : {1, 2})
+    for (int64_t n : {1, 2, 3, 7, 64, 1000}) {
+      const int rounds = n < 100 ? 2000 : 50;
+      EXPECT_EQ(t.parallelForSum(threads, n, rounds),
+                static_cast<int64_t>(rounds) * n * (n + 1) / 2)
+          << "threads=" << threads << " n=" << n;
+    }
+}
+
 //===----------------------------------------------------------------------===//
 // int8 GEMM
 //===----------------------------------------------------------------------===//
@@ -167,8 +178,9 @@ std::vector<char> s8Oracle(const S8Config &c, int64_t M, int64_t N, int64_t K,
     int32_t *p = acc.mutableData<int32_t>();
     for (int64_t m = 0; m < M; ++m)
       for (int64_t n = 0; n < N; ++n)
-        p[m * N + n] = static_cast<int32_t>(static_cast<uint32_t>(p[m * N + n]) +
-                                            static_cast<uint32_t>(c.bias[n]));
+        p[m * N + n] =
+            static_cast<int32_t>(static_cast<uint32_t>(p[m * N + n]) +
+                                 static_cast<uint32_t>(c.bias[n]));
   }
   Tensor out;
   if (c.epi == 0) {
@@ -199,9 +211,9 @@ bool s8RunAndCompare(const CpuKernelTable &t, const S8Config &c, int threads,
                      int64_t lda, const int8_t *W, const void *Wp,
                      const char *want, int64_t wantLd) {
   std::vector<int32_t> colbias(N);
-  bool okFold = qopt_cpu::fold_colbias_s8(t.target, W, K, N,
-                                          c.bias.empty() ? nullptr : c.bias.data(),
-                                          c.aZp, c.aU8, colbias.data());
+  bool okFold = qopt_cpu::fold_colbias_s8(
+      t.target, W, K, N, c.bias.empty() ? nullptr : c.bias.data(), c.aZp, c.aU8,
+      colbias.data());
   EXPECT_TRUE(okFold);
   const int64_t ldc = N + (M % 3);
   const size_t es = c.epi == 0 ? 1 : 4;
@@ -211,8 +223,8 @@ bool s8RunAndCompare(const CpuKernelTable &t, const S8Config &c, int threads,
     t.gemmS8Requant(threads, M, N, K, A, c.aU8, lda, Wp, colbias.data(), rq,
                     out.data(), ldc);
   } else if (c.epi == 1) {
-    qopt_cpu::Dequant dq{c.mult.data(), c.fbias.empty() ? nullptr : c.fbias.data(),
-                         c.relu};
+    qopt_cpu::Dequant dq{c.mult.data(),
+                         c.fbias.empty() ? nullptr : c.fbias.data(), c.relu};
     t.gemmS8Dequant(threads, M, N, K, A, c.aU8, lda, Wp, colbias.data(), dq,
                     reinterpret_cast<float *>(out.data()), ldc);
   } else {
@@ -220,7 +232,8 @@ bool s8RunAndCompare(const CpuKernelTable &t, const S8Config &c, int threads,
                 reinterpret_cast<int32_t *>(out.data()), ldc);
   }
   for (int64_t m = 0; m < M; ++m)
-    if (std::memcmp(out.data() + m * ldc * es, want + m * wantLd * es, N * es)) {
+    if (std::memcmp(out.data() + m * ldc * es, want + m * wantLd * es,
+                    N * es)) {
       for (int64_t n = 0; n < N; ++n) {
         const char *g = out.data() + (m * ldc + n) * es;
         const char *w = want + (m * wantLd + n) * es;
@@ -360,7 +373,8 @@ TEST_P(CpuKernels, Int8GemmOverflowBound) {
     Blob wp(qopt_cpu::packed_s8_size(t.target, K, N));
     qopt_cpu::pack_s8(t.target, W.data(), K, N, wp.data());
     std::vector<int32_t> C(M * N);
-    t.gemmS8I32(2, M, N, K, A.data(), true, K, wp.data(), cb.data(), C.data(), N);
+    t.gemmS8I32(2, M, N, K, A.data(), true, K, wp.data(), cb.data(), C.data(),
+                N);
     Tensor want = ok(k::matmulInteger(tensorOf(DType::U8, {M, K}, A.data()),
                                       tensorOf(DType::I8, {K, N}, W.data()),
                                       nullptr, nullptr));
@@ -429,11 +443,12 @@ TEST_P(CpuKernels, F32Gemm) {
   struct Shape {
     int64_t M, N, K;
   };
-  std::vector<Shape> shapes = {{1, 1, 1},    {1, 17, 5},   {5, 16, 16},
-                               {6, 32, 256}, {7, 33, 257}, {13, 50, 300},
+  std::vector<Shape> shapes = {{1, 1, 1},    {1, 17, 5},     {5, 16, 16},
+                               {6, 32, 256}, {7, 33, 257},   {13, 50, 300},
                                {73, 40, 9},  {128, 768, 768}};
   for (int i = 0; i < 12; ++i)
-    shapes.push_back({int64_t(1 + rng() % 80), int64_t(1 + rng() % 80), int64_t(1 + rng() % 600)});
+    shapes.push_back({int64_t(1 + rng() % 80), int64_t(1 + rng() % 80),
+                      int64_t(1 + rng() % 600)});
   for (const Shape &s : shapes) {
     std::vector<float> A = randomFloats(rng, s.M * s.K);
     std::vector<float> W = randomFloats(rng, s.K * s.N);
@@ -463,6 +478,32 @@ TEST_P(CpuKernels, F32Gemm) {
   }
 }
 
+// Float results must not depend on the number of threads (work is only split
+// across output tiles / column blocks).
+TEST_P(CpuKernels, FloatGemmsThreadIndependent) {
+  const CpuKernelTable &t = T();
+  std::mt19937 rng(17);
+  const int64_t M = 100, N = 200, K = 700, G = 64;
+  std::vector<float> A = randomFloats(rng, M * K), W = randomFloats(rng, K * N);
+  Blob wp(qopt_cpu::packed_f32_size(t.target, K, N));
+  qopt_cpu::pack_f32(t.target, W.data(), K, N, wp.data());
+  std::vector<float> c1(M * N), c2(M * N);
+  t.gemmF32(1, M, N, K, A.data(), K, wp.data(), nullptr, false, c1.data(), N);
+  t.gemmF32(2, M, N, K, A.data(), K, wp.data(), nullptr, false, c2.data(), N);
+  EXPECT_EQ(std::memcmp(c1.data(), c2.data(), c1.size() * 4), 0);
+  std::vector<int8_t> q(K * N);
+  for (int8_t &v : q)
+    v = static_cast<int8_t>(static_cast<int>(rng() % 16) - 8);
+  std::vector<float> sc = randomFloats(rng, (K / G + 1) * N, 0.01f, 0.02f);
+  Blob w4(qopt_cpu::packed_w4_size(t.target, K, N, G));
+  qopt_cpu::pack_w4(t.target, q.data(), sc.data(), nullptr, K, N, G, w4.data());
+  for (int64_t m : {int64_t(1), int64_t(3), M}) {
+    t.gemmW4F32(1, m, N, K, G, A.data(), K, w4.data(), nullptr, c1.data(), N);
+    t.gemmW4F32(2, m, N, K, G, A.data(), K, w4.data(), nullptr, c2.data(), N);
+    EXPECT_EQ(std::memcmp(c1.data(), c2.data(), m * N * 4), 0) << "M=" << m;
+  }
+}
+
 TEST_P(CpuKernels, BatchMatmulF32) {
   const CpuKernelTable &t = T();
   std::mt19937 rng(11);
@@ -479,8 +520,9 @@ TEST_P(CpuKernels, BatchMatmulF32) {
       for (int64_t kk = 0; kk < s.K; ++kk)
         for (int64_t n = 0; n < s.N; ++n)
           Bt[b * s.K * s.N + n * s.K + kk] = B[b * s.K * s.N + kk * s.N + n];
-    Tensor ref = ok(k::matmul(tensorOf(DType::F32, {s.batch, s.M, s.K}, A.data()),
-                              tensorOf(DType::F32, {s.batch, s.K, s.N}, B.data())));
+    Tensor ref =
+        ok(k::matmul(tensorOf(DType::F32, {s.batch, s.M, s.K}, A.data()),
+                     tensorOf(DType::F32, {s.batch, s.K, s.N}, B.data())));
     const float alpha = 0.125f;
     Tensor want = ok(k::mul(ref, scalarOf<float>(DType::F32, alpha)));
     for (int transposed = 0; transposed < 2; ++transposed)
@@ -509,10 +551,11 @@ TEST_P(CpuKernels, W4Gemm) {
   struct Shape {
     int64_t M, N, K, G;
   };
-  const Shape shapes[] = {{1, 1, 1, 1},      {1, 16, 128, 128}, {1, 33, 300, 128},
-                          {2, 100, 77, 24},  {3, 17, 64, 7},    {1, 64, 256, 32},
-                          {5, 40, 300, 128}, {8, 33, 130, 64},  {17, 70, 515, 128},
-                          {64, 48, 1024, 32}};
+  const Shape shapes[] = {{1, 1, 1, 1},       {1, 16, 128, 128},
+                          {1, 33, 300, 128},  {2, 100, 77, 24},
+                          {3, 17, 64, 7},     {1, 64, 256, 32},
+                          {5, 40, 300, 128},  {8, 33, 130, 64},
+                          {17, 70, 515, 128}, {64, 48, 1024, 32}};
   for (const Shape &s : shapes)
     for (int asym = 0; asym < 2; ++asym) {
       const int64_t ng = (s.K + s.G - 1) / s.G;
@@ -533,17 +576,16 @@ TEST_P(CpuKernels, W4Gemm) {
       Tensor w = ok(k::dequantizeLinear(qt, st, asym ? &zt : nullptr, 0, s.G));
       std::vector<float> A = randomFloats(rng, s.M * s.K);
       std::vector<float> bias = randomFloats(rng, s.N);
-      Tensor want = ok(k::add(ok(k::matmul(tensorOf(DType::F32, {s.M, s.K},
-                                                    A.data()),
-                                           w)),
-                              tensorOf(DType::F32, {s.N}, bias.data())));
+      Tensor want = ok(
+          k::add(ok(k::matmul(tensorOf(DType::F32, {s.M, s.K}, A.data()), w)),
+                 tensorOf(DType::F32, {s.N}, bias.data())));
       std::vector<double> abs =
           absProducts(A.data(), w.data<float>(), s.M, s.N, s.K);
       for (double &v : abs)
         v += 1e-6; // the bias
       Blob wp(qopt_cpu::packed_w4_size(t.target, s.K, s.N, s.G));
-      qopt_cpu::pack_w4(t.target, q.data(), sc.data(), asym ? zpf.data() : nullptr,
-                        s.K, s.N, s.G, wp.data());
+      qopt_cpu::pack_w4(t.target, q.data(), sc.data(),
+                        asym ? zpf.data() : nullptr, s.K, s.N, s.G, wp.data());
       for (int threads : {1, 2}) {
         std::vector<float> C(s.M * s.N);
         t.gemmW4F32(threads, s.M, s.N, s.K, s.G, A.data(), s.K, wp.data(),
@@ -592,11 +634,12 @@ TEST_P(CpuKernels, QuantizeF32) {
       DType od = u8 ? DType::U8 : DType::I8;
       Tensor zt = u8 ? scalarOf<uint8_t>(od, static_cast<uint8_t>(zp))
                      : scalarOf<int8_t>(od, static_cast<int8_t>(zp));
-      Tensor want = ok(k::quantizeLinear(tensorOf(DType::F32, {n}, x.data()), st,
-                                         &zt, 0, 0, od, qmin, qmax));
+      Tensor want = ok(k::quantizeLinear(tensorOf(DType::F32, {n}, x.data()),
+                                         st, &zt, 0, 0, od, qmin, qmax));
       for (int threads : {1, 2}) {
         std::vector<uint8_t> q(n);
-        t.quantizeF32(threads, n, x.data(), scale, zp, qmin, qmax, u8, q.data());
+        t.quantizeF32(threads, n, x.data(), scale, zp, qmin, qmax, u8,
+                      q.data());
         for (int64_t i = 0; i < n; ++i)
           ASSERT_EQ(q[i], static_cast<const uint8_t *>(want.rawData())[i])
               << t.name << " n=" << n << " i=" << i << " x=" << x[i]
@@ -634,11 +677,12 @@ TEST_P(CpuKernels, DequantizeToF32) {
           zt.mutableData<int8_t>()[0] = static_cast<int8_t>(zp);
         else
           zt.mutableData<int32_t>()[0] = zp;
-        Tensor want = ok(k::dequantizeLinear(q, scalarOf<float>(DType::F32, scale),
-                                             &zt, 0, 0));
+        Tensor want = ok(k::dequantizeLinear(
+            q, scalarOf<float>(DType::F32, scale), &zt, 0, 0));
         for (int threads : {1, 2}) {
           std::vector<float> y(n);
-          t.dequantizeToF32(threads, n, q.rawData(), dtype, scale, zp, y.data());
+          t.dequantizeToF32(threads, n, q.rawData(), dtype, scale, zp,
+                            y.data());
           for (int64_t i = 0; i < n; ++i)
             ASSERT_TRUE(sameBits(y[i], want.data<float>()[i]))
                 << t.name << " dtype=" << dtype << " i=" << i << " got " << y[i]
@@ -671,8 +715,9 @@ TEST_P(CpuKernels, RequantizeI32) {
                            : scalarOf<float>(DType::F32, mult[0]);
         Tensor zt = perCol ? tensorOf(od, {N}, zpv.data())
                            : scalarOf<uint8_t>(od, zpv[0]);
-        Tensor want = ok(k::requantize(tensorOf(DType::I32, {rows, N}, acc.data()),
-                                       mt, &zt, 1, od, qmin, qmax));
+        Tensor want =
+            ok(k::requantize(tensorOf(DType::I32, {rows, N}, acc.data()), mt,
+                             &zt, 1, od, qmin, qmax));
         for (int threads : {1, 2}) {
           std::vector<uint8_t> q(rows * N);
           t.requantizeI32(threads, rows, N, acc.data(), mult.data(), perCol, zp,
@@ -695,13 +740,15 @@ TEST_P(CpuKernels, DynamicQuantizePerToken) {
       // Row 2: ties once scaled (max 127 * 0.5 makes scale 0.5).
       x[2 * cols] = 63.5f;
       for (int64_t j = 1; j < cols; ++j)
-        x[2 * cols + j] = 0.25f * static_cast<float>(static_cast<int>(rng() % 200) - 100);
+        x[2 * cols + j] =
+            0.25f * static_cast<float>(static_cast<int>(rng() % 200) - 100);
       k::DynamicQuantized dq = ok(k::dynamicQuantizePerToken(
           tensorOf(DType::F32, {rows, cols}, x.data())));
       const Tensor &want = dq.y, &wantS = dq.scale;
       std::vector<int8_t> q(rows * cols);
       std::vector<float> s(rows);
-      t.dynamicQuantizePerToken(threads, rows, cols, x.data(), q.data(), s.data());
+      t.dynamicQuantizePerToken(threads, rows, cols, x.data(), q.data(),
+                                s.data());
       for (int64_t r = 0; r < rows; ++r)
         ASSERT_TRUE(sameBits(s[r], wantS.data<float>()[r])) << t.name;
       for (int64_t i = 0; i < rows * cols; ++i)
@@ -746,8 +793,8 @@ TEST_P(CpuKernels, Unary) {
   std::vector<float> x = randomFloats(rng, 4001, -12.0f, 12.0f);
   std::vector<float> small = randomFloats(rng, 500, -1e-3f, 1e-3f);
   x.insert(x.end(), small.begin(), small.end());
-  for (float v : {0.0f, -0.0f, 0.625f, -0.625f, 1.0f, -1.0f, 2.0f, 88.0f,
-                  88.7f, 89.0f, -87.0f, -88.0f, -104.0f, 100.0f, -100.0f,
+  for (float v : {0.0f, -0.0f, 0.625f, -0.625f, 1.0f, -1.0f, 2.0f, 88.0f, 88.7f,
+                  89.0f, -87.0f, -88.0f, -104.0f, 100.0f, -100.0f,
                   std::numeric_limits<float>::quiet_NaN(),
                   std::numeric_limits<float>::infinity(),
                   -std::numeric_limits<float>::infinity()})
@@ -799,7 +846,8 @@ TEST_P(CpuKernels, BinaryBroadcast) {
   const CpuKernelTable &t = T();
   std::mt19937 rng(12);
   const std::vector<std::vector<int64_t>> shapes = {
-      {2, 3, 4, 9}, {9}, {1, 3, 1, 9}, {2, 1, 4, 1}, {}, {3, 4, 1}, {2, 3, 4, 1}};
+      {2, 3, 4, 9}, {9},       {1, 3, 1, 9}, {2, 1, 4, 1},
+      {},           {3, 4, 1}, {2, 3, 4, 1}};
   auto stridesFor = [&](const std::vector<int64_t> &s,
                         const std::vector<int64_t> &out) {
     std::vector<int64_t> st(out.size(), 0);
@@ -842,8 +890,8 @@ TEST_P(CpuKernels, BinaryBroadcast) {
         Tensor want = ok(k::binary(theirs[op], at, bt));
         ASSERT_EQ(want.numElements(), count(out));
         std::vector<float> y(count(out));
-        t.binaryF32(1 + op % 2, op, 4, out.data(), a.data(), as.data(), b.data(),
-                    bs.data(), y.data());
+        t.binaryF32(1 + op % 2, op, 4, out.data(), a.data(), as.data(),
+                    b.data(), bs.data(), y.data());
         for (int64_t i = 0; i < count(out); ++i)
           ASSERT_TRUE(sameBits(y[i], want.data<float>()[i]) ||
                       (std::isnan(y[i]) && std::isnan(want.data<float>()[i])))
@@ -882,12 +930,14 @@ TEST_P(CpuKernels, SoftmaxAndNorms) {
       compare("softmax", ok(k::softmax(xt, -1)), 1e-9, 1e-5);
       t.layerNormF32(threads, rows, cols, x.data(), gamma.data(), beta.data(),
                      1e-5f, y.data());
-      compare("layernorm", ok(k::layerNorm(xt, gt, &bt, -1, 1e-5f)), 1e-6, 1e-5);
-      t.layerNormF32(threads, rows, cols, x.data(), gamma.data(), nullptr, 1e-5f,
-                     y.data());
+      compare("layernorm", ok(k::layerNorm(xt, gt, &bt, -1, 1e-5f)), 1e-6,
+              1e-5);
+      t.layerNormF32(threads, rows, cols, x.data(), gamma.data(), nullptr,
+                     1e-5f, y.data());
       compare("layernorm-nobias", ok(k::layerNorm(xt, gt, nullptr, -1, 1e-5f)),
               1e-6, 1e-5);
-      t.rmsNormF32(threads, rows, cols, x.data(), gamma.data(), 1e-6f, y.data());
+      t.rmsNormF32(threads, rows, cols, x.data(), gamma.data(), 1e-6f,
+                   y.data());
       compare("rmsnorm", ok(k::rmsNorm(xt, gt, -1, 1e-6f)), 1e-6, 1e-5);
     }
 }
@@ -896,7 +946,8 @@ TEST_P(CpuKernels, Transpose) {
   const CpuKernelTable &t = T();
   std::mt19937 rng(14);
   const std::vector<std::vector<int64_t>> shapes = {
-      {5, 7}, {64, 33}, {2, 3, 4}, {4, 1, 6, 5}, {2, 3, 4, 5, 2}, {3, 128, 12, 8}};
+      {5, 7},       {64, 33},        {2, 3, 4},
+      {4, 1, 6, 5}, {2, 3, 4, 5, 2}, {3, 128, 12, 8}};
   for (const auto &shape : shapes)
     for (size_t es : {1, 2, 4, 8})
       for (int trial = 0; trial < 3; ++trial) {
@@ -907,8 +958,10 @@ TEST_P(CpuKernels, Transpose) {
           std::reverse(perm.begin(), perm.end());
         else if (trial == 2)
           std::shuffle(perm.begin(), perm.end(), rng);
-        DType dt = es == 1 ? DType::U8 : es == 2 ? DType::I16
-                                       : es == 4 ? DType::I32 : DType::I64;
+        DType dt = es == 1   ? DType::U8
+                   : es == 2 ? DType::I16
+                   : es == 4 ? DType::I32
+                             : DType::I64;
         Tensor x(dt, shape);
         std::vector<uint8_t> bytes = randomBytes(rng, x.byteSize());
         std::memcpy(x.mutableRawData(), bytes.data(), bytes.size());
@@ -921,9 +974,10 @@ TEST_P(CpuKernels, Transpose) {
       }
 }
 
-INSTANTIATE_TEST_SUITE_P(Cpu, CpuKernels, ::testing::ValuesIn(allTables()),
-                         [](const ::testing::TestParamInfo<const CpuKernelTable *> &i) {
-                           return std::string(i.param->name);
-                         });
+INSTANTIATE_TEST_SUITE_P(
+    Cpu, CpuKernels, ::testing::ValuesIn(allTables()),
+    [](const ::testing::TestParamInfo<const CpuKernelTable *> &i) {
+      return std::string(i.param->name);
+    });
 
 } // namespace

@@ -1,4 +1,4 @@
-//===- KernelsAvx2.cpp - CPU runtime for the avx2 target ----------------===//
+//===- KernelsAvx2.cpp - CPU runtime for the avx2 target ------------------===//
 //
 // SPDX-License-Identifier: Apache-2.0 WITH LLVM-exception
 //
@@ -14,5 +14,6 @@
 
 #define QOPT_CPU_TABLE_FN cpuKernelsAvx2
 #define QOPT_CPU_TABLE_NAME "avx2"
-#define QOPT_CPU_TABLE_SUPPORTED (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"))
+#define QOPT_CPU_TABLE_SUPPORTED                                               \
+  (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"))
 #include "CpuKernelTable.h"

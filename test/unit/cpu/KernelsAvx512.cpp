@@ -15,6 +15,6 @@
 #define QOPT_CPU_TABLE_FN cpuKernelsAvx512
 #define QOPT_CPU_TABLE_NAME "avx512vnni"
 #define QOPT_CPU_TABLE_SUPPORTED                                               \
-  (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&   \
+  (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&  \
    __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512vnni"))
 #include "CpuKernelTable.h"

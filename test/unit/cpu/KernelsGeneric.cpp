@@ -1,4 +1,4 @@
-//===- KernelsGeneric.cpp - CPU runtime for the generic target ---------===//
+//===- KernelsGeneric.cpp - CPU runtime for the generic target ------------===//
 //
 // SPDX-License-Identifier: Apache-2.0 WITH LLVM-exception
 //
