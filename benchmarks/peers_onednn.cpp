@@ -57,20 +57,13 @@
 
 #include <unistd.h>
 
-// CMake defines QOPT_BENCH_WITH_QOPT=1 when runtime/cpu/qopt_cpu_runtime.h
-// exists and the adapter below compiles against it.
+// CMake defines QOPT_BENCH_WITH_QOPT=1 when it builds qopt_adapter.cpp
+// (runtime/cpu's kernels) into this benchmark.
 #ifndef QOPT_BENCH_WITH_QOPT
 #define QOPT_BENCH_WITH_QOPT 0
 #endif
-#if QOPT_BENCH_WITH_QOPT && !__has_include("qopt_cpu_runtime.h")
-#undef QOPT_BENCH_WITH_QOPT
-#define QOPT_BENCH_WITH_QOPT 0
-#endif
 #if QOPT_BENCH_WITH_QOPT
-#ifndef QOPT_CPU_TARGET_AVX2
-#define QOPT_CPU_TARGET_AVX2 1
-#endif
-#include "qopt_cpu_runtime.h"
+#include "qopt_adapter.h"
 #endif
 
 namespace {
@@ -178,74 +171,6 @@ struct OneDnnMatmul {
   }
 };
 
-//===----------------------------------------------------------------------===//
-// QOPT ADAPTER: the only code that names qopt_cpu:: (runtime/cpu). Written
-// against the calls in runtime/cpu/qopt_cpu_codegen.h; CMake compiles this
-// file with QOPT_BENCH_WITH_QOPT=1 only when it builds against the header.
-//===----------------------------------------------------------------------===//
-#if QOPT_BENCH_WITH_QOPT
-constexpr qopt_cpu::Target kTarget = qopt_cpu::Target::AVX2;
-
-/// A 64-byte aligned byte buffer (the packed blobs must be).
-struct Blob {
-  uint8_t *p = nullptr;
-  size_t n = 0;
-  explicit Blob(size_t bytes) : n(bytes) {
-    p = static_cast<uint8_t *>(std::aligned_alloc(64, (bytes + 63) / 64 * 64));
-    if (!p)
-      fail("out of memory");
-  }
-  Blob(const Blob &o) : Blob(o.n) { std::memcpy(p, o.p, n); }
-  Blob &operator=(const Blob &) = delete;
-  ~Blob() { std::free(p); }
-};
-
-struct QoptS8 {
-  Blob wp;
-  std::vector<int32_t> colbias;
-  QoptS8(const int8_t *w, int64_t K, int64_t N)
-      : wp(qopt_cpu::packed_s8_size(kTarget, K, N)), colbias(N) {
-    qopt_cpu::pack_s8(kTarget, w, K, N, wp.p);
-    if (!qopt_cpu::fold_colbias_s8(kTarget, w, K, N, /*bias=*/nullptr,
-                                   /*a_zp=*/0, /*a_is_u8=*/true,
-                                   colbias.data()))
-      fail("fold_colbias_s8: int32 accumulator range exceeded");
-  }
-  void run(qopt_cpu::ThreadPool &pool, int64_t M, int64_t N, int64_t K,
-           const uint8_t *a, int32_t *c) {
-    qopt_cpu::gemm_s8_i32(pool, M, N, K, a, true, K, wp.p, colbias.data(), c,
-                          N);
-  }
-};
-
-struct QoptF32 {
-  Blob wp;
-  QoptF32(const float *w, int64_t K, int64_t N)
-      : wp(qopt_cpu::packed_f32_size(kTarget, K, N)) {
-    qopt_cpu::pack_f32(kTarget, w, K, N, wp.p);
-  }
-  void run(qopt_cpu::ThreadPool &pool, int64_t M, int64_t N, int64_t K,
-           const float *a, float *c) {
-    qopt_cpu::gemm_f32(pool, M, N, K, a, K, wp.p, nullptr, false, c, N);
-  }
-};
-
-struct QoptW4 {
-  Blob wp;
-  /// q: int4 values in [-8, 7] as int8 [K, N]; scales f32 [K / G, N];
-  /// symmetric (no zero points).
-  QoptW4(const int8_t *q, const float *scales, int64_t K, int64_t N,
-         int64_t G)
-      : wp(qopt_cpu::packed_w4_size(kTarget, K, N, G)) {
-    qopt_cpu::pack_w4(kTarget, q, scales, /*zps=*/nullptr, K, N, G, wp.p);
-  }
-  size_t bytes() const { return wp.n; }
-  void run(qopt_cpu::ThreadPool &pool, int64_t M, int64_t N, int64_t K,
-           int64_t G, const float *a, float *c) const {
-    qopt_cpu::gemm_w4_f32(pool, M, N, K, G, a, K, wp.p, nullptr, c, N);
-  }
-};
-#endif
 
 //===----------------------------------------------------------------------===//
 // Benchmarks
@@ -300,20 +225,20 @@ void benchGemm(const Options &o) {
     OneDnnMatmul dF32(M, K, N, dt::f32, dt::f32, dt::f32);
     dnnl::memory bF32 = dF32.packWeights(wf.data(), K, N, dt::f32);
 #if QOPT_BENCH_WITH_QOPT
-    QoptS8 qS8(w8.data(), K, N);
-    QoptF32 qF32(wf.data(), K, N);
+    qopt_bench::S8Gemm qS8(w8.data(), K, N);
+    qopt_bench::F32Gemm qF32(wf.data(), K, N);
 #endif
     for (int t : o.threads) {
       omp_set_num_threads(t);
 #if QOPT_BENCH_WITH_QOPT
       {
-        qopt_cpu::ThreadPool pool(t);
+        qopt_bench::Pool pool(t);
         double ms = medianMs(o, [&](int) {
-          qS8.run(pool, M, N, K, a8.data(), cQ.data());
+          qS8.run(pool, M, a8.data(), cQ.data());
         });
         result("gemm", "qopt-s8", M, K, N, t, ms);
         ms = medianMs(o, [&](int) {
-          qF32.run(pool, M, N, K, af.data(), fQ.data());
+          qF32.run(pool, M, af.data(), fQ.data());
         });
         result("gemm", "qopt-f32", M, K, N, t, ms);
       }
@@ -374,7 +299,7 @@ void benchGemv(const Options &o) {
     for (int c = 0; c < fCopies; ++c)
       fW.push_back(d.packWeights(wf.data(), K, N, dt::f32));
 #if QOPT_BENCH_WITH_QOPT
-    std::vector<QoptW4> qW;
+    std::vector<qopt_bench::W4Gemm> qW;
     qW.emplace_back(q.data(), scales.data(), K, N, G);
     size_t qBytes = qW[0].bytes();
     int qCopies = copiesFor(qBytes);
@@ -386,9 +311,9 @@ void benchGemv(const Options &o) {
       omp_set_num_threads(t);
 #if QOPT_BENCH_WITH_QOPT
       {
-        qopt_cpu::ThreadPool pool(t);
+        qopt_bench::Pool pool(t);
         double ms = medianMs(o, [&](int i) {
-          qW[i % qCopies].run(pool, 1, N, K, G, a.data(), cQ.data());
+          qW[i % qCopies].run(pool, 1, a.data(), cQ.data());
         });
         result("gemv", "qopt-w4g128", 1, K, N, t, ms,
                " weight_bytes=" + std::to_string(qBytes) +
@@ -456,7 +381,10 @@ int main(int argc, char **argv) {
               v->major, v->minor, v->patch,
               v->cpu_runtime == DNNL_RUNTIME_OMP ? "OpenMP" : "other",
               (long long)(o.llcBytes >> 20), o.reps, o.warmup);
-  if (!QOPT_BENCH_WITH_QOPT)
+  if (QOPT_BENCH_WITH_QOPT)
+    std::printf("qopt kernels built by %s\n",
+                qopt_bench::kernelBuild().c_str());
+  else
     std::printf("qopt kernels not built\n");
   if (o.gemm)
     benchGemm(o);
