@@ -225,7 +225,8 @@ void benchGemm(const Options &o) {
     OneDnnMatmul dF32(M, K, N, dt::f32, dt::f32, dt::f32);
     dnnl::memory bF32 = dF32.packWeights(wf.data(), K, N, dt::f32);
 #if QOPT_BENCH_WITH_QOPT
-    qopt_bench::S8Gemm qS8(w8.data(), K, N);
+    qopt_bench::S8Gemm qS8(w8.data(), K, N, /*quads=*/false);
+    qopt_bench::S8Gemm qS8q(w8.data(), K, N, /*quads=*/true);
     qopt_bench::F32Gemm qF32(wf.data(), K, N);
 #endif
     for (int t : o.threads) {
@@ -237,6 +238,14 @@ void benchGemm(const Options &o) {
           qS8.run(pool, M, a8.data(), cQ.data());
         });
         result("gemm", "qopt-s8", M, K, N, t, ms);
+        std::vector<int32_t> cQq(M * N);
+        ms = medianMs(o, [&](int) {
+          qS8q.run(pool, M, a8.data(), cQq.data());
+        });
+        result("gemm", "qopt-s8-quads", M, K, N, t, ms);
+        if (cQq != cQ)
+          fail("int8 GEMM (quads) differs from int16 pairs at " +
+               std::to_string(K) + "x" + std::to_string(N));
         ms = medianMs(o, [&](int) {
           qF32.run(pool, M, af.data(), fQ.data());
         });

@@ -37,6 +37,10 @@ template <class T> T *alignedArray(size_t count) {
   return static_cast<T *>(p);
 }
 
+qopt_cpu::S8Layout layout(bool quads) {
+  return quads ? qopt_cpu::S8Layout::Quads : qopt_cpu::S8Layout::Pairs;
+}
+
 qopt_cpu::ThreadPool &pool(Pool &p) {
   return *static_cast<qopt_cpu::ThreadPool *>(p.impl);
 }
@@ -47,12 +51,18 @@ std::string kernelBuild() { return QOPT_BENCH_KERNEL_BUILD; }
 Pool::Pool(int threads) : impl(new qopt_cpu::ThreadPool(threads)) {}
 Pool::~Pool() { delete static_cast<qopt_cpu::ThreadPool *>(impl); }
 
-S8Gemm::S8Gemm(const int8_t *w, int64_t K, int64_t N)
-    : K(K), N(N),
-      packed(alignedArray<uint8_t>(qopt_cpu::packed_s8_size(kTarget, K, N))),
+S8Gemm::S8Gemm(const int8_t *w, int64_t K, int64_t N, bool quads)
+    : K(K), N(N), quads(quads),
+      packed(alignedArray<uint8_t>(qopt_cpu::packed_s8_size(layout(quads), K,
+                                                            N))),
       colbias(alignedArray<int32_t>(N)) {
-  qopt_cpu::pack_s8(kTarget, w, K, N, packed);
-  if (!qopt_cpu::fold_colbias_s8(kTarget, w, K, N, /*bias=*/nullptr,
+  if (quads && !qopt_cpu::s8_pairs_fit_int16(w, K, N)) {
+    std::fprintf(stderr, "qopt-bench-gemm: weights do not fit the "
+                         "vpmaddubsw kernel\n");
+    std::exit(1);
+  }
+  qopt_cpu::pack_s8(layout(quads), w, K, N, packed);
+  if (!qopt_cpu::fold_colbias_s8(layout(quads), w, K, N, /*bias=*/nullptr,
                                  /*a_zp=*/0, /*a_is_u8=*/true, colbias)) {
     std::fprintf(stderr, "qopt-bench-gemm: fold_colbias_s8: int32 "
                          "accumulator range exceeded\n");
@@ -64,7 +74,8 @@ S8Gemm::~S8Gemm() {
   std::free(colbias);
 }
 void S8Gemm::run(Pool &p, int64_t M, const uint8_t *a, int32_t *c) const {
-  qopt_cpu::gemm_s8_i32(pool(p), M, N, K, a, true, K, packed, colbias, c, N);
+  qopt_cpu::gemm_s8_i32(pool(p), M, N, K, a, true, K, packed, colbias, c, N,
+                        layout(quads));
 }
 
 F32Gemm::F32Gemm(const float *w, int64_t K, int64_t N)

@@ -33,9 +33,13 @@ public:
 };
 
 /// int8 GEMM: u8 activations [M, K] x s8 weights [K, N] -> exact s32 [M, N].
+/// quads: the vpmaddubsw kernel (u8 quads), which the code generator picks
+/// only when every k-pair of the weights fits int16 (qopt_cpu_pack.h's
+/// s8_pairs_fit_int16; true for weights in [-64, 63]); otherwise int16
+/// pairs (vpmaddwd), exact for any weights.
 class S8Gemm {
 public:
-  S8Gemm(const int8_t *w, int64_t K, int64_t N);
+  S8Gemm(const int8_t *w, int64_t K, int64_t N, bool quads);
   ~S8Gemm();
   S8Gemm(const S8Gemm &) = delete;
   S8Gemm &operator=(const S8Gemm &) = delete;
@@ -43,6 +47,7 @@ public:
 
 private:
   int64_t K, N;
+  bool quads;
   uint8_t *packed;
   int32_t *colbias;
 };

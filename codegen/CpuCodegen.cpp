@@ -407,6 +407,9 @@ static std::optional<std::vector<float>> accScales(Type t, int64_t n) {
   if (!rt)
     return std::nullopt;
   Type e = rt.getElementType();
+  auto q = dyn_cast<quant::QuantizedType>(e);
+  if (!q || q.getStorageTypeIntegralWidth() != 32)
+    return std::nullopt;
   std::vector<float> s(n);
   if (auto u = dyn_cast<quant::UniformQuantizedType>(e)) {
     if (u.getZeroPoint() != 0)
@@ -528,8 +531,18 @@ llvm::Expected<bool> Lowering::tryLinearInt8(FusedOp f) {
   if (w->dtype() != DType::I8 || w->numElements() != K * N)
     return false;
   const int8_t *wd = w->data<int8_t>();
+  // The weight layout: u8 quads where the target's quad kernel is exact for
+  // these weights (always with VNNI; on AVX2 vpmaddubsw when every k-pair
+  // fits int16, e.g. weight-bits=7), int16 pairs otherwise.
+  const qopt_cpu::S8Layout layout =
+      target == qopt_cpu::Target::AVX512VNNI ||
+              (target == qopt_cpu::Target::AVX2 &&
+               qopt_cpu::s8_pairs_fit_int16(wd, K, N))
+          ? qopt_cpu::S8Layout::Quads
+          : qopt_cpu::S8Layout::Pairs;
+  const int quads = layout == qopt_cpu::S8Layout::Quads ? 1 : 0;
   std::vector<int32_t> colbias(N);
-  if (!qopt_cpu::fold_colbias_s8(target, wd, K, N,
+  if (!qopt_cpu::fold_colbias_s8(layout, wd, K, N,
                                  hasBias ? bias.data() : nullptr,
                                  static_cast<int32_t>(aq->zp),
                                  aq->isUnsigned, colbias.data()))
@@ -537,8 +550,8 @@ llvm::Expected<bool> Lowering::tryLinearInt8(FusedOp f) {
                " can overflow the int32 accumulator for these weights and "
                "activation range; split the layer (K) or keep it in float "
                "(qopt-quantize exclude=...)");
-  std::vector<uint8_t> packed(qopt_cpu::packed_s8_size(target, K, N));
-  qopt_cpu::pack_s8(target, wd, K, N, packed.data());
+  std::vector<uint8_t> packed(qopt_cpu::packed_s8_size(layout, K, N));
+  qopt_cpu::pack_s8(layout, wd, K, N, packed.data());
 
   auto aBuf = use(aOuter, f);
   if (!aBuf)
@@ -567,7 +580,7 @@ llvm::Expected<bool> Lowering::tryLinearInt8(FusedOp f) {
       return out.takeError();
     s.kernel = "linear_s8_requant";
     s.tmpl = {N, K, aq->isUnsigned ? 1 : 0, oq->isUnsigned ? 1 : 0, oq->zp,
-              oq->qmin, oq->qmax};
+              oq->qmin, oq->qmax, quads};
     s.args = {Arg::integer(m.perB), Arg::integer(m.c), Arg::ptr(*aBuf),
               Arg::ptr(wBuf),       Arg::ptr(cbBuf),   Arg::ptr(multBuf),
               Arg::ptr(*out)};
@@ -618,7 +631,8 @@ llvm::Expected<bool> Lowering::tryLinearInt8(FusedOp f) {
     out = *o;
   }
   s.kernel = "linear_s8_dequant";
-  s.tmpl = {N, K, aq->isUnsigned ? 1 : 0, fbias.empty() ? 0 : 1, relu ? 1 : 0};
+  s.tmpl = {N, K, aq->isUnsigned ? 1 : 0, fbias.empty() ? 0 : 1, relu ? 1 : 0,
+            quads};
   s.args = {Arg::integer(m.perB), Arg::integer(m.c), Arg::ptr(*aBuf),
             Arg::ptr(wBuf),       Arg::ptr(cbBuf),   Arg::ptr(scaleBuf),
             Arg::ptr(biasBuf),    Arg::ptr(out)};
@@ -1234,6 +1248,18 @@ llvm::Error Lowering::lowerOp(Operation *op) {
   if (auto rq = dyn_cast<RequantizeOp>(op)) {
     auto inType = cast<RankedTensorType>(rq.getInput().getType());
     auto po = perTensor(rq.getType());
+    // 8-bit to 8-bit with the same scale, zero point and signedness into a
+    // range that contains the input's (e.g. a relu-narrowed [0, 127] widened
+    // back to [-127, 127]): every value maps to itself, so the bytes alias.
+    if (auto pi = perTensor(inType); pi && po && !rq.getMultiplier()) {
+      if (pi->scale == po->scale && pi->zp == po->zp &&
+          pi->isUnsigned == po->isUnsigned && po->qmin <= pi->qmin &&
+          pi->qmax <= po->qmax)
+        return alias(rq.getInput(), rq.getResult());
+      return err(describe(op) + ": requantize between 8-bit types with "
+                                "different scales or zero points has no CPU "
+                                "kernel");
+    }
     int64_t N = inType.getShape().back();
     auto scales = ShapedType::isDynamic(N) ? std::nullopt
                                            : accScales(inType, N);

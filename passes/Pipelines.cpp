@@ -49,6 +49,11 @@ struct W8A8Options : public PassPipelineOptions<W8A8Options> {
       llvm::cl::desc("Calibration samples per run (0: the arguments' static "
                      "dim 0, else 32)"),
       llvm::cl::init(0)};
+  Option<int64_t> weightBits{
+      *this, "weight-bits",
+      llvm::cl::desc("8, or 7: int8 weights in [-63, 63] (faster exact int8 "
+                     "kernels on AVX2 without VNNI)"),
+      llvm::cl::init(8)};
   ListOption<std::string> exclude{
       *this, "exclude", llvm::cl::desc("Regexes on op names to keep in float")};
 };
@@ -117,6 +122,7 @@ void buildW8A8(OpPassManager &pm, const W8A8Options &o) {
   qopt::QOptQuantizePassOptions q;
   q.mode = o.dynamic ? "dynamic" : "static";
   q.activationType = o.activationType;
+  q.weightBits = o.weightBits;
   q.exclude.assign(o.exclude.begin(), o.exclude.end());
   pm.addPass(qopt::createQOptQuantizePass(q));
   pm.addPass(qopt::createQOptFoldQDQPass());

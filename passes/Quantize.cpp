@@ -82,8 +82,9 @@ LogicalResult QuantizePass::parseOptions(ModuleOp module) {
                 "'");
   if (weightBits < 2 || weightBits > 8)
     return fail("weight-bits must be in 2..8, got " + Twine(weightBits));
-  if (mode_ != Mode::WeightOnly && weightBits != 8)
-    return fail("mode=" + mode + " quantizes weights to 8 bits; weight-bits=" +
+  if (mode_ != Mode::WeightOnly && weightBits != 8 && weightBits != 7)
+    return fail("mode=" + mode + " stores weights as int8 (weight-bits 8, or "
+                "7 for the narrow range [-63, 63]); weight-bits=" +
                 Twine(weightBits) + " needs mode=weight-only");
   if (mode_ != Mode::WeightOnly && !weightSymmetric)
     return fail("mode=" + mode + " uses symmetric int8 weights; "

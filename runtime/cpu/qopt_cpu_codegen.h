@@ -76,20 +76,27 @@ QOPT_CG_INLINE void copy(Ctx *c, const uint8_t *src, uint8_t *dst,
 // Linear layers
 //===----------------------------------------------------------------------===//
 
+/// The int8 linear kernels take the weight layout the code generator packed
+/// (QUADS: qopt_cpu::S8Layout::Quads, else Pairs).
+constexpr qopt_cpu::S8Layout s8Layout(int quads) {
+  return quads ? qopt_cpu::S8Layout::Quads : qopt_cpu::S8Layout::Pairs;
+}
+
 /// int8 x int8 -> requantized u8/s8: y = clamp(rne(float(acc) * mult[n]) + zp).
 template <int64_t N, int64_t K, int AU8, int OU8, int32_t ZP, int32_t QMIN,
-          int32_t QMAX>
+          int32_t QMAX, int QUADS>
 QOPT_CG_INLINE void linear_s8_requant(Ctx *c, int64_t mPerB, int64_t mK,
                                       const uint8_t *a, const uint8_t *wp,
                                       const uint8_t *colbias,
                                       const uint8_t *mult, uint8_t *y) {
   qopt_cpu::Requant rq{as<float>(mult), ZP, QMIN, QMAX, OU8 != 0};
   qopt_cpu::gemm_s8_requant(*c->pool, size(c, mPerB, mK), N, K, a, AU8 != 0, K,
-                            wp, as<int32_t>(colbias), rq, y, N);
+                            wp, as<int32_t>(colbias), rq, y, N,
+                            s8Layout(QUADS));
 }
 
 /// int8 x int8 -> f32: y = float(acc) * scale[n] (+ bias[n]) (relu).
-template <int64_t N, int64_t K, int AU8, int HAS_BIAS, int RELU>
+template <int64_t N, int64_t K, int AU8, int HAS_BIAS, int RELU, int QUADS>
 QOPT_CG_INLINE void linear_s8_dequant(Ctx *c, int64_t mPerB, int64_t mK,
                                       const uint8_t *a, const uint8_t *wp,
                                       const uint8_t *colbias,
@@ -98,16 +105,18 @@ QOPT_CG_INLINE void linear_s8_dequant(Ctx *c, int64_t mPerB, int64_t mK,
   qopt_cpu::Dequant dq{as<float>(scale), HAS_BIAS ? as<float>(bias) : nullptr,
                        RELU != 0};
   qopt_cpu::gemm_s8_dequant(*c->pool, size(c, mPerB, mK), N, K, a, AU8 != 0, K,
-                            wp, as<int32_t>(colbias), dq, as_mut<float>(y), N);
+                            wp, as<int32_t>(colbias), dq, as_mut<float>(y), N,
+                            s8Layout(QUADS));
 }
 
 /// int8 x int8 -> int32 accumulators (+ folded constant).
-template <int64_t N, int64_t K, int AU8>
+template <int64_t N, int64_t K, int AU8, int QUADS>
 QOPT_CG_INLINE void linear_s8_i32(Ctx *c, int64_t mPerB, int64_t mK,
                                   const uint8_t *a, const uint8_t *wp,
                                   const uint8_t *colbias, uint8_t *y) {
   qopt_cpu::gemm_s8_i32(*c->pool, size(c, mPerB, mK), N, K, a, AU8 != 0, K, wp,
-                        as<int32_t>(colbias), as_mut<int32_t>(y), N);
+                        as<int32_t>(colbias), as_mut<int32_t>(y), N,
+                        s8Layout(QUADS));
 }
 
 /// f32 x packed f32 weights (+ bias) (relu).
@@ -156,26 +165,9 @@ QOPT_CG_INLINE void batch_matmul_q8(Ctx *c, int64_t bPerB, int64_t bK,
                                     int64_t bBatchStride, const uint8_t *a,
                                     const uint8_t *b, uint8_t *y) {
   static_assert(K * 255 * 255 < (int64_t(1) << 31), "K overflows int32");
-  int64_t batch = size(c, bPerB, bK);
-  int32_t *out = as_mut<int32_t>(y);
-  c->pool->parallel_for(batch * M, [&](int64_t task) {
-    int64_t bi = task / M, m = task % M;
-    const uint8_t *arow = a + (bi * M + m) * K;
-    const uint8_t *bmat = b + bi * bBatchStride;
-    int32_t acc[N];
-    for (int64_t n = 0; n < N; ++n)
-      acc[n] = 0;
-    for (int64_t k = 0; k < K; ++k) {
-      int32_t av = (AU8 ? int32_t(arow[k]) : int32_t(int8_t(arow[k]))) - ZA;
-      const uint8_t *brow = bmat + k * N;
-      for (int64_t n = 0; n < N; ++n)
-        acc[n] += av * ((BU8 ? int32_t(brow[n]) : int32_t(int8_t(brow[n]))) -
-                        ZB);
-    }
-    int32_t *orow = out + (bi * M + m) * N;
-    for (int64_t n = 0; n < N; ++n)
-      orow[n] = acc[n];
-  });
+  qopt_cpu::batch_matmul_s8(*c->pool, size(c, bPerB, bK), M, N, K, a,
+                            AU8 != 0, ZA, b, BU8 != 0, ZB, bBatchStride,
+                            as_mut<int32_t>(y));
 }
 
 //===----------------------------------------------------------------------===//

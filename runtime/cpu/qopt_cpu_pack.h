@@ -63,29 +63,60 @@ static inline int64_t ceilDiv(int64_t a, int64_t b) { return (a + b - 1) / b; }
 static inline size_t roundUp64(size_t bytes) {
   return (bytes + 63) & ~size_t(63);
 }
-/// k elements per packed group of the s8 layout of a target.
-static inline int64_t s8Group(Target t) {
-  return t == Target::AVX512VNNI ? 4 : 2;
-}
 } // namespace pack_detail
+
+/// How int8 GEMM weights are packed: 16-column panels of k-groups, 64 bytes
+/// per group.
+///  * Pairs: two k per column as int16 (AVX2 / generic `vpmaddwd`; exact for
+///    any int8 weights);
+///  * Quads: four k per column as int8 (`vpdpbusd` on AVX-512 VNNI; on AVX2
+///    `vpmaddubsw`, which is exact only for weights where
+///    s8_pairs_fit_int16 holds). The activations are fed as u8 (s8 ones
+///    shifted by 128, which the folded column constant undoes).
+enum class S8Layout { Pairs = 2, Quads = 4 };
+
+/// The layout a target's kernels read by default.
+static inline S8Layout s8_default_layout(Target t) {
+  return t == Target::AVX512VNNI ? S8Layout::Quads : S8Layout::Pairs;
+}
+
+/// True when `vpmaddubsw` (u8 x s8, adjacent products summed into a
+/// saturating int16) is exact for these weights and every u8 activation:
+/// in every column, each k-pair (2i, 2i + 1) has a sum of positive weights
+/// <= 128 and of negative ones >= -128 (255 * 128 = 32640 fits int16).
+/// Always true for weights in [-64, 63] (qopt-quantize weight-bits=7).
+static inline bool s8_pairs_fit_int16(const int8_t *W, int64_t K, int64_t N) {
+  for (int64_t k = 0; k < K; k += 2)
+    for (int64_t n = 0; n < N; ++n) {
+      const int32_t w0 = W[k * N + n];
+      const int32_t w1 = k + 1 < K ? W[(k + 1) * N + n] : 0;
+      const int32_t pos = std::max(w0, 0) + std::max(w1, 0);
+      const int32_t neg = std::min(w0, 0) + std::min(w1, 0);
+      if (pos > 128 || neg < -128)
+        return false;
+    }
+  return true;
+}
 
 //===----------------------------------------------------------------------===//
 // int8 GEMM weights
 //===----------------------------------------------------------------------===//
 
-static inline size_t packed_s8_size(Target t, int64_t K, int64_t N) {
+static inline size_t packed_s8_size(S8Layout l, int64_t K, int64_t N) {
   using namespace pack_detail;
-  int64_t groups = ceilDiv(K, s8Group(t));
+  int64_t groups = ceilDiv(K, static_cast<int64_t>(l));
   return roundUp64(static_cast<size_t>(ceilDiv(N, kPanel) * groups * 64));
 }
-
-static inline void pack_s8(Target t, const int8_t *W, int64_t K, int64_t N,
+static inline size_t packed_s8_size(Target t, int64_t K, int64_t N) {
+  return packed_s8_size(s8_default_layout(t), K, N);
+}
+static inline void pack_s8(S8Layout l, const int8_t *W, int64_t K, int64_t N,
                            void *out) {
   using namespace pack_detail;
-  const int64_t gsz = s8Group(t);
+  const int64_t gsz = static_cast<int64_t>(l);
   const int64_t groups = ceilDiv(K, gsz);
   const int64_t panels = ceilDiv(N, kPanel);
-  std::memset(out, 0, packed_s8_size(t, K, N));
+  std::memset(out, 0, packed_s8_size(l, K, N));
   for (int64_t p = 0; p < panels; ++p)
     for (int64_t g = 0; g < groups; ++g)
       for (int64_t c = 0; c < kPanel; ++c) {
@@ -104,23 +135,26 @@ static inline void pack_s8(Target t, const int8_t *W, int64_t K, int64_t N,
         }
       }
 }
-
-/// colbias[n] = bias[n] - a_zp * colsum[n] (AVX512VNNI with s8 activations:
-/// - (a_zp + 128) * colsum[n], because that kernel feeds a + 128 as u8),
+static inline void pack_s8(Target t, const int8_t *W, int64_t K, int64_t N,
+                           void *out) {
+  pack_s8(s8_default_layout(t), W, K, N, out);
+}
+/// colbias[n] = bias[n] - a_zp * colsum[n] (Quads with s8 activations:
+/// - (a_zp + 128) * colsum[n], because those kernels feed a + 128 as u8),
 /// wrapped to int32. Returns false when the true accumulator
 /// sum_k (a - a_zp) W[k, n] + bias[n] could leave the int32 range for some
 /// activations in the dtype's range; the bound is
 /// max_n sum_k |W[k, n]| * max|a - a_zp| + |bias[n]|, computed in int64.
 /// (Inside the kernels all int32 arithmetic wraps, so any result whose true
 /// value fits is exact.)
-static inline bool fold_colbias_s8(Target t, const int8_t *W, int64_t K,
+static inline bool fold_colbias_s8(S8Layout l, const int8_t *W, int64_t K,
                                    int64_t N, const int32_t *bias, int32_t a_zp,
                                    bool a_is_u8, int32_t *colbias_out) {
   const int64_t amin = a_is_u8 ? 0 : -128, amax = a_is_u8 ? 255 : 127;
   const int64_t zp = a_zp;
   const int64_t adev = std::max<int64_t>(amax - zp < 0 ? zp - amax : amax - zp,
                                          amin - zp < 0 ? zp - amin : amin - zp);
-  const int64_t shift = (t == Target::AVX512VNNI && !a_is_u8) ? zp + 128 : zp;
+  const int64_t shift = (l == S8Layout::Quads && !a_is_u8) ? zp + 128 : zp;
   bool ok = true;
   for (int64_t n = 0; n < N; ++n) {
     int64_t colsum = 0, abssum = 0;
@@ -139,7 +173,12 @@ static inline bool fold_colbias_s8(Target t, const int8_t *W, int64_t K,
   }
   return ok;
 }
-
+static inline bool fold_colbias_s8(Target t, const int8_t *W, int64_t K,
+                                   int64_t N, const int32_t *bias, int32_t a_zp,
+                                   bool a_is_u8, int32_t *colbias_out) {
+  return fold_colbias_s8(s8_default_layout(t), W, K, N, bias, a_zp, a_is_u8,
+                         colbias_out);
+}
 //===----------------------------------------------------------------------===//
 // f32 GEMM weights
 //===----------------------------------------------------------------------===//

@@ -102,7 +102,7 @@ inline void *scratch(int slot, size_t bytes) {
     size_t n = 0;
     ~Buf() { std::free(p); }
   };
-  thread_local Buf bufs[4];
+  thread_local Buf bufs[5];
   Buf &b = bufs[slot];
   if (bytes > b.n || !b.p) {
     std::free(b.p);
@@ -312,49 +312,51 @@ inline __m256i roundSaturate8(__m256 v, __m256 lo, __m256 hi, __m256i zp) {
 #endif
 
 //===----------------------------------------------------------------------===//
-// int8 GEMM: target-specific A packing and micro-kernels
+// int8 GEMM: A packing and micro-kernels for both weight layouts (S8Layout)
 //===----------------------------------------------------------------------===//
 
 #if QOPT_CPU_HAS_VNNI
-constexpr int64_t kS8Group = 4; // k per packed group (u8 quads, vpdpbusd)
-constexpr int kS8MR = 8;
+constexpr int kQuadMR = 8; // vpdpbusd: 8 x 16 with one zmm per row
 #elif QOPT_CPU_HAS_AVX2
-constexpr int64_t kS8Group = 2; // k per packed group (int16 pairs, vpmaddwd)
-constexpr int kS8MR = 6;
+constexpr int kQuadMR = 6; // vpmaddubsw: 6 x 16, two ymm per row
 #else
-constexpr int64_t kS8Group = 2;
-constexpr int kS8MR = 4;
+constexpr int kQuadMR = 4;
 #endif
-constexpr int64_t kS8MC = 8 * kS8MR; // rows per tile
-constexpr int64_t kS8KC = 512;       // k per cache block
-constexpr int64_t kS8NCMax = 256;    // columns per tile
+constexpr int64_t kS8MC = 48;     // rows per tile
+constexpr int64_t kS8KC = 512;    // k per cache block
+constexpr int64_t kS8NCMax = 256; // columns per tile
 
 /// Packs rows [m0, m0 + mc) and groups [g0, g0 + gl) of A as one dword per
-/// (row, group): Ap[r * gl + g]. Elements past K are zero.
+/// (row, group): Ap[r * gl + g]; a group is two k as int16 (Pairs) or four k
+/// as u8 (Quads; s8 activations + 128). Elements past K are zero.
 inline void s8PackA(const void *A, bool u8, int64_t lda, int64_t K, int64_t m0,
-                    int64_t mc, int64_t g0, int64_t gl, int32_t *Ap) {
-  const int64_t k0 = g0 * kS8Group, kl = gl * kS8Group;
+                    int64_t mc, int64_t g0, int64_t gl, bool quads,
+                    int32_t *Ap) {
+  const int64_t gsz = quads ? 4 : 2;
+  const int64_t k0 = g0 * gsz, kl = gl * gsz;
   const int64_t kv = std::max<int64_t>(0, std::min(K - k0, kl)); // real k
   for (int64_t r = 0; r < mc; ++r) {
     const uint8_t *src = static_cast<const uint8_t *>(A) + (m0 + r) * lda + k0;
-#if QOPT_CPU_HAS_VNNI
-    uint8_t *dst = reinterpret_cast<uint8_t *>(Ap + r * gl);
-    const uint8_t flip = u8 ? 0 : 0x80;
     int64_t i = 0;
-    const __m256i f = _mm256_set1_epi8(static_cast<char>(flip));
-    for (; i + 32 <= kv; i += 32)
-      _mm256_storeu_si256(
-          reinterpret_cast<__m256i *>(dst + i),
-          _mm256_xor_si256(
-              _mm256_loadu_si256(reinterpret_cast<const __m256i *>(src + i)),
-              f));
-    for (; i < kv; ++i)
-      dst[i] = src[i] ^ flip;
-    for (; i < kl; ++i)
-      dst[i] = 0;
-#else
+    if (quads) {
+      uint8_t *dst = reinterpret_cast<uint8_t *>(Ap + r * gl);
+      const uint8_t flip = u8 ? 0 : 0x80;
+#if QOPT_CPU_HAS_AVX2
+      const __m256i f = _mm256_set1_epi8(static_cast<char>(flip));
+      for (; i + 32 <= kv; i += 32)
+        _mm256_storeu_si256(
+            reinterpret_cast<__m256i *>(dst + i),
+            _mm256_xor_si256(
+                _mm256_loadu_si256(reinterpret_cast<const __m256i *>(src + i)),
+                f));
+#endif
+      for (; i < kv; ++i)
+        dst[i] = src[i] ^ flip;
+      for (; i < kl; ++i)
+        dst[i] = 0;
+      continue;
+    }
     int16_t *dst = reinterpret_cast<int16_t *>(Ap + r * gl);
-    int64_t i = 0;
 #if QOPT_CPU_HAS_AVX2
     if (u8) {
       for (; i + 16 <= kv; i += 16)
@@ -376,32 +378,25 @@ inline void s8PackA(const void *A, bool u8, int64_t lda, int64_t K, int64_t m0,
         dst[i] = static_cast<int8_t>(src[i]);
     for (; i < kl; ++i)
       dst[i] = 0;
-#endif
   }
 }
 
-/// C[MR x 16] (=|+=) A-panel (MR rows, gl groups, row stride as dwords) x
-/// one 16-column weight panel (gl rows of 64 bytes).
+/// The int16-pair micro-kernel (AVX2 and generic int8 GEMM; the exact
+/// int8 x int8 batched matmul on every target): C[MR x 16] (=|+=) A-panel
+/// (MR rows, gl groups of two int16, row stride `as` dwords) x one 16-column
+/// panel of gl groups of 64 bytes (16 columns x two int16).
+#if QOPT_CPU_HAS_AVX2
+constexpr int kS16MR = 6;
+#else
+constexpr int kS16MR = 4;
+#endif
+
 template <int MR>
-QOPT_CPU_NOINLINE void s8Micro(int64_t gl, const int32_t *Ap, int64_t as,
-                               const char *W, int32_t *C, int64_t ldc,
-                               bool accumulate) {
-#if QOPT_CPU_HAS_VNNI
-  __m512i c[MR];
-  for (int r = 0; r < MR; ++r)
-    c[r] = _mm512_setzero_si512();
-  for (int64_t g = 0; g < gl; ++g) {
-    __m512i w = _mm512_loadu_si512(W + g * 64);
-    for (int r = 0; r < MR; ++r)
-      c[r] = _mm512_dpbusd_epi32(c[r], _mm512_set1_epi32(Ap[r * as + g]), w);
-  }
-  for (int r = 0; r < MR; ++r) {
-    int32_t *dst = C + r * ldc;
-    if (accumulate)
-      c[r] = _mm512_add_epi32(c[r], _mm512_loadu_si512(dst));
-    _mm512_storeu_si512(dst, c[r]);
-  }
-#elif QOPT_CPU_HAS_AVX2
+QOPT_CPU_NOINLINE void s16Micro(int64_t gl, const int32_t *Ap, int64_t as,
+                                const char *W, int32_t *C, int64_t ldc,
+                                bool accumulate) {
+  static_assert(MR >= 1 && MR <= kS16MR, "tile height");
+#if QOPT_CPU_HAS_AVX2
   // Named accumulators (12 + 2 weights + 1 broadcast = 15 ymm registers) so
   // that the compiler keeps everything in registers.
   const __m256i z = _mm256_setzero_si256();
@@ -468,28 +463,153 @@ QOPT_CPU_NOINLINE void s8Micro(int64_t gl, const int32_t *Ap, int64_t as,
 #endif
 }
 
-inline void s8MicroN(int mr, int64_t gl, const int32_t *Ap, int64_t as,
-                     const char *W, int32_t *C, int64_t ldc, bool accumulate) {
+inline void s16MicroN(int mr, int64_t gl, const int32_t *Ap, int64_t as,
+                      const char *W, int32_t *C, int64_t ldc,
+                      bool accumulate) {
   switch (mr) {
   case 1:
-    return s8Micro<1>(gl, Ap, as, W, C, ldc, accumulate);
+    return s16Micro<1>(gl, Ap, as, W, C, ldc, accumulate);
   case 2:
-    return s8Micro<2>(gl, Ap, as, W, C, ldc, accumulate);
+    return s16Micro<2>(gl, Ap, as, W, C, ldc, accumulate);
   case 3:
-    return s8Micro<3>(gl, Ap, as, W, C, ldc, accumulate);
+    return s16Micro<3>(gl, Ap, as, W, C, ldc, accumulate);
   case 4:
-    return s8Micro<4>(gl, Ap, as, W, C, ldc, accumulate);
+    return s16Micro<4>(gl, Ap, as, W, C, ldc, accumulate);
 #if QOPT_CPU_HAS_AVX2
   case 5:
-    return s8Micro<5>(gl, Ap, as, W, C, ldc, accumulate);
+    return s16Micro<5>(gl, Ap, as, W, C, ldc, accumulate);
   case 6:
-    return s8Micro<6>(gl, Ap, as, W, C, ldc, accumulate);
+    return s16Micro<6>(gl, Ap, as, W, C, ldc, accumulate);
+#endif
+  default:
+    break;
+  }
+}
+
+/// The u8-quad micro-kernel (Quads layout): C[MR x 16] (=|+=) A-panel (MR
+/// rows, gl groups of four u8, row stride `as` dwords) x one 16-column panel
+/// of gl groups of 64 bytes (16 columns x four s8).
+template <int MR>
+QOPT_CPU_NOINLINE void s8QuadMicro(int64_t gl, const int32_t *Ap, int64_t as,
+                                   const char *W, int32_t *C, int64_t ldc,
+                                   bool accumulate) {
+  static_assert(MR >= 1 && MR <= kQuadMR, "tile height");
+#if QOPT_CPU_HAS_VNNI
+  __m512i c[MR];
+  for (int r = 0; r < MR; ++r)
+    c[r] = _mm512_setzero_si512();
+  for (int64_t g = 0; g < gl; ++g) {
+    __m512i w = _mm512_loadu_si512(W + g * 64);
+    for (int r = 0; r < MR; ++r)
+      c[r] = _mm512_dpbusd_epi32(c[r], _mm512_set1_epi32(Ap[r * as + g]), w);
+  }
+  for (int r = 0; r < MR; ++r) {
+    int32_t *dst = C + r * ldc;
+    if (accumulate)
+      c[r] = _mm512_add_epi32(c[r], _mm512_loadu_si512(dst));
+    _mm512_storeu_si512(dst, c[r]);
+  }
+#elif QOPT_CPU_HAS_AVX2
+  // vpmaddubsw (u8 x s8 pairs -> saturating int16; exact for the weights
+  // the code generator allows, s8_pairs_fit_int16), vpmaddwd with ones
+  // (-> int32), vpaddd: 12 accumulators + 2 weights + broadcast + ones.
+  const __m256i z = _mm256_setzero_si256();
+  const __m256i ones = _mm256_set1_epi16(1);
+  __m256i c00 = z, c01 = z, c10 = z, c11 = z, c20 = z, c21 = z;
+  __m256i c30 = z, c31 = z, c40 = z, c41 = z, c50 = z, c51 = z;
+  const int32_t *a0 = Ap, *a1 = Ap + as, *a2 = Ap + 2 * as, *a3 = Ap + 3 * as,
+                *a4 = Ap + 4 * as, *a5 = Ap + 5 * as;
+  for (int64_t g = 0; g < gl; ++g) {
+    const __m256i w0 =
+        _mm256_loadu_si256(reinterpret_cast<const __m256i *>(W + g * 64));
+    const __m256i w1 =
+        _mm256_loadu_si256(reinterpret_cast<const __m256i *>(W + g * 64 + 32));
+#define QOPT_S8Q_ROW(R)                                                        \
+  if constexpr (MR > R) {                                                      \
+    const __m256i a = _mm256_set1_epi32(a##R[g]);                              \
+    c##R##0 = _mm256_add_epi32(                                                \
+        c##R##0, _mm256_madd_epi16(_mm256_maddubs_epi16(a, w0), ones));        \
+    c##R##1 = _mm256_add_epi32(                                                \
+        c##R##1, _mm256_madd_epi16(_mm256_maddubs_epi16(a, w1), ones));        \
+  }
+    QOPT_S8Q_ROW(0)
+    QOPT_S8Q_ROW(1)
+    QOPT_S8Q_ROW(2)
+    QOPT_S8Q_ROW(3)
+    QOPT_S8Q_ROW(4)
+    QOPT_S8Q_ROW(5)
+#undef QOPT_S8Q_ROW
+  }
+#define QOPT_S8Q_STORE(R)                                                      \
+  if constexpr (MR > R) {                                                      \
+    __m256i *d = reinterpret_cast<__m256i *>(C + R * ldc);                     \
+    if (accumulate) {                                                          \
+      c##R##0 = _mm256_add_epi32(c##R##0, _mm256_loadu_si256(d));              \
+      c##R##1 = _mm256_add_epi32(c##R##1, _mm256_loadu_si256(d + 1));          \
+    }                                                                          \
+    _mm256_storeu_si256(d, c##R##0);                                           \
+    _mm256_storeu_si256(d + 1, c##R##1);                                       \
+  }
+  QOPT_S8Q_STORE(0)
+  QOPT_S8Q_STORE(1)
+  QOPT_S8Q_STORE(2)
+  QOPT_S8Q_STORE(3)
+  QOPT_S8Q_STORE(4)
+  QOPT_S8Q_STORE(5)
+#undef QOPT_S8Q_STORE
+#else
+  // The same arithmetic as vpmaddubsw + vpmaddwd, saturation included, so
+  // every target computes the same (exact) function of the packed data.
+  uint32_t acc[MR][16] = {};
+  const int8_t *w = reinterpret_cast<const int8_t *>(W);
+  auto sat16 = [](int32_t v) {
+    return std::min<int32_t>(32767, std::max<int32_t>(-32768, v));
+  };
+  for (int64_t g = 0; g < gl; ++g) {
+    const int8_t *wr = w + g * 64;
+    for (int r = 0; r < MR; ++r) {
+      const uint8_t *a = reinterpret_cast<const uint8_t *>(Ap + r * as + g);
+      for (int c = 0; c < 16; ++c) {
+        const int8_t *q = wr + 4 * c;
+        int32_t lo = sat16(a[0] * q[0] + a[1] * q[1]);
+        int32_t hi = sat16(a[2] * q[2] + a[3] * q[3]);
+        acc[r][c] += static_cast<uint32_t>(lo + hi);
+      }
+    }
+  }
+  for (int r = 0; r < MR; ++r)
+    for (int c = 0; c < 16; ++c) {
+      uint32_t v = acc[r][c];
+      if (accumulate)
+        v += static_cast<uint32_t>(C[r * ldc + c]);
+      C[r * ldc + c] = static_cast<int32_t>(v);
+    }
+#endif
+}
+
+inline void s8QuadMicroN(int mr, int64_t gl, const int32_t *Ap, int64_t as,
+                         const char *W, int32_t *C, int64_t ldc,
+                         bool accumulate) {
+  switch (mr) {
+  case 1:
+    return s8QuadMicro<1>(gl, Ap, as, W, C, ldc, accumulate);
+  case 2:
+    return s8QuadMicro<2>(gl, Ap, as, W, C, ldc, accumulate);
+  case 3:
+    return s8QuadMicro<3>(gl, Ap, as, W, C, ldc, accumulate);
+  case 4:
+    return s8QuadMicro<4>(gl, Ap, as, W, C, ldc, accumulate);
+#if QOPT_CPU_HAS_AVX2
+  case 5:
+    return s8QuadMicro<5>(gl, Ap, as, W, C, ldc, accumulate);
+  case 6:
+    return s8QuadMicro<6>(gl, Ap, as, W, C, ldc, accumulate);
 #endif
 #if QOPT_CPU_HAS_VNNI
   case 7:
-    return s8Micro<7>(gl, Ap, as, W, C, ldc, accumulate);
+    return s8QuadMicro<7>(gl, Ap, as, W, C, ldc, accumulate);
   case 8:
-    return s8Micro<8>(gl, Ap, as, W, C, ldc, accumulate);
+    return s8QuadMicro<8>(gl, Ap, as, W, C, ldc, accumulate);
 #endif
   default:
     break;
@@ -518,11 +638,13 @@ inline int64_t chooseNC(int64_t mb, int64_t N, int threads, int64_t ncMax) {
 template <class Epi>
 inline void s8Gemm(ThreadPool &pool, int64_t M, int64_t N, int64_t K,
                    const void *A, bool u8, int64_t lda, const void *Wp,
-                   Epi &&epi) {
+                   bool quads, Epi &&epi) {
   if (M <= 0 || N <= 0)
     return;
-  const int64_t groups = ceilDiv(std::max<int64_t>(K, 0), kS8Group);
-  const int64_t kcg = kS8KC / kS8Group;
+  const int64_t gsz = quads ? 4 : 2;
+  const int MR = quads ? kQuadMR : kS16MR;
+  const int64_t groups = ceilDiv(std::max<int64_t>(K, 0), gsz);
+  const int64_t kcg = kS8KC / gsz;
   const int64_t nch = std::max<int64_t>(1, ceilDiv(groups, kcg));
   const int64_t glen = ceilDiv(groups, nch);
   const int64_t mb = ceilDiv(M, kS8MC);
@@ -538,19 +660,99 @@ inline void s8Gemm(ThreadPool &pool, int64_t M, int64_t N, int64_t K,
         scratch(1, sizeof(int32_t) * kS8MC * std::max<int64_t>(glen, 1)));
     for (int64_t ch = 0; ch < nch; ++ch) {
       const int64_t g0 = ch * glen, gl = std::min(glen, groups - g0);
-      s8PackA(A, u8, lda, K, m0, mc, g0, gl, Ap);
+      s8PackA(A, u8, lda, K, m0, mc, g0, gl, quads, Ap);
       for (int64_t p = 0; p < ncp / kPanel; ++p) {
         const char *W = static_cast<const char *>(Wp) +
                         ((n0 / kPanel + p) * groups + g0) * 64;
-        for (int64_t mi = 0; mi < mc; mi += kS8MR) {
-          int mr = static_cast<int>(std::min<int64_t>(kS8MR, mc - mi));
-          s8MicroN(mr, gl, Ap + mi * gl, gl, W, tile + mi * ncp + p * kPanel,
-                   ncp, ch > 0);
+        for (int64_t mi = 0; mi < mc; mi += MR) {
+          const int mr = static_cast<int>(std::min<int64_t>(MR, mc - mi));
+          int32_t *c = tile + mi * ncp + p * kPanel;
+          if (quads)
+            s8QuadMicroN(mr, gl, Ap + mi * gl, gl, W, c, ncp, ch > 0);
+          else
+            s16MicroN(mr, gl, Ap + mi * gl, gl, W, c, ncp, ch > 0);
         }
       }
     }
     epi(m0, mc, n0, nc, static_cast<const int32_t *>(tile), ncp);
   });
+}
+
+//===----------------------------------------------------------------------===//
+// Exact int8 x int8 batched matmul (both operands are activations)
+//===----------------------------------------------------------------------===//
+
+/// Rows [0, rows) of an 8-bit matrix (row stride ld bytes, `cols` valid
+/// columns) minus zp, as int16 pairs along the columns: dst[r * gl + g] holds
+/// columns 2g and 2g + 1 (zero past cols).
+inline void s16PackRows(const uint8_t *src, bool u8, int32_t zp, int64_t ld,
+                        int64_t rows, int64_t cols, int64_t gl, int32_t *dst) {
+  for (int64_t r = 0; r < rows; ++r) {
+    const uint8_t *s = src + r * ld;
+    int16_t *d = reinterpret_cast<int16_t *>(dst + r * gl);
+    int64_t i = 0;
+#if QOPT_CPU_HAS_AVX2
+    const __m256i z = _mm256_set1_epi16(static_cast<int16_t>(zp));
+    for (; i + 16 <= cols; i += 16) {
+      __m128i b = _mm_loadu_si128(reinterpret_cast<const __m128i *>(s + i));
+      __m256i w = u8 ? _mm256_cvtepu8_epi16(b) : _mm256_cvtepi8_epi16(b);
+      _mm256_storeu_si256(reinterpret_cast<__m256i *>(d + i),
+                          _mm256_sub_epi16(w, z));
+    }
+#endif
+    for (; i < cols; ++i)
+      d[i] = static_cast<int16_t>(
+          (u8 ? int32_t(s[i]) : int32_t(static_cast<int8_t>(s[i]))) - zp);
+    for (; i < 2 * gl; ++i)
+      d[i] = 0;
+  }
+}
+
+/// B [K, N] (row stride ldb bytes) minus zp as 16-column panels of k-pairs,
+/// the s16Micro weight layout: Bp[(p * gl + g) * 32 + 2c + j] =
+/// B[2g + j][16p + c] - zp (zero outside K x N).
+inline void s16PackPanels(const uint8_t *B, bool u8, int32_t zp, int64_t ldb,
+                          int64_t K, int64_t N, int64_t gl, int16_t *Bp) {
+  const int64_t np = ceilDiv(N, kPanel);
+  for (int64_t p = 0; p < np; ++p) {
+    const int64_t n0 = p * kPanel;
+    const bool full = n0 + kPanel <= N;
+    for (int64_t g = 0; g < gl; ++g) {
+      int16_t *d = Bp + (p * gl + g) * 2 * kPanel;
+      const int64_t k = 2 * g;
+#if QOPT_CPU_HAS_AVX2
+      if (full && k + 1 < K) {
+        // Two rows of 16 bytes -> int16 - zp, interleaved column by column.
+        const __m256i z = _mm256_set1_epi16(static_cast<int16_t>(zp));
+        auto row = [&](int64_t kk) {
+          __m128i b = _mm_loadu_si128(
+              reinterpret_cast<const __m128i *>(B + kk * ldb + n0));
+          return _mm256_sub_epi16(
+              u8 ? _mm256_cvtepu8_epi16(b) : _mm256_cvtepi8_epi16(b), z);
+        };
+        const __m256i r0 = row(k), r1 = row(k + 1);
+        const __m256i lo = _mm256_unpacklo_epi16(r0, r1); // c0-3 | c8-11
+        const __m256i hi = _mm256_unpackhi_epi16(r0, r1); // c4-7 | c12-15
+        _mm256_storeu_si256(reinterpret_cast<__m256i *>(d),
+                            _mm256_permute2x128_si256(lo, hi, 0x20));
+        _mm256_storeu_si256(reinterpret_cast<__m256i *>(d + 16),
+                            _mm256_permute2x128_si256(lo, hi, 0x31));
+        continue;
+      }
+#endif
+      for (int64_t j = 0; j < 2; ++j)
+        for (int64_t c = 0; c < kPanel; ++c) {
+          const int64_t n = n0 + c;
+          int16_t v = 0;
+          if (k + j < K && n < N) {
+            const uint8_t b = B[(k + j) * ldb + n];
+            v = static_cast<int16_t>(
+                (u8 ? int32_t(b) : int32_t(static_cast<int8_t>(b))) - zp);
+          }
+          d[2 * c + j] = v;
+        }
+    }
+  }
 }
 
 //===----------------------------------------------------------------------===//
@@ -1040,9 +1242,10 @@ inline float sigmoidScalar(float x) {
 inline void gemm_s8_requant(ThreadPool &pool, int64_t M, int64_t N, int64_t K,
                             const void *A, bool a_is_u8, int64_t lda,
                             const void *Wp, const int32_t *colbias,
-                            const Requant &rq, void *C, int64_t ldc) {
+                            const Requant &rq, void *C, int64_t ldc,
+                            S8Layout layout = s8_default_layout(kTarget)) {
   using namespace detail;
-  s8Gemm(pool, M, N, K, A, a_is_u8, lda, Wp,
+  s8Gemm(pool, M, N, K, A, a_is_u8, lda, Wp, layout == S8Layout::Quads,
          [&](int64_t m0, int64_t mc, int64_t n0, int64_t nc,
              const int32_t *tile, int64_t ldt) {
            // Locals: stores through char * would otherwise force reloads of
@@ -1087,10 +1290,11 @@ inline void gemm_s8_requant(ThreadPool &pool, int64_t M, int64_t N, int64_t K,
 inline void gemm_s8_dequant(ThreadPool &pool, int64_t M, int64_t N, int64_t K,
                             const void *A, bool a_is_u8, int64_t lda,
                             const void *Wp, const int32_t *colbias,
-                            const Dequant &dq, float *C, int64_t ldc) {
+                            const Dequant &dq, float *C, int64_t ldc,
+                            S8Layout layout = s8_default_layout(kTarget)) {
   using namespace detail;
   s8Gemm(
-      pool, M, N, K, A, a_is_u8, lda, Wp,
+      pool, M, N, K, A, a_is_u8, lda, Wp, layout == S8Layout::Quads,
       [&](int64_t m0, int64_t mc, int64_t n0, int64_t nc, const int32_t *tile,
           int64_t ldt) {
         for (int64_t r = 0; r < mc; ++r) {
@@ -1130,9 +1334,10 @@ inline void gemm_s8_dequant(ThreadPool &pool, int64_t M, int64_t N, int64_t K,
 inline void gemm_s8_i32(ThreadPool &pool, int64_t M, int64_t N, int64_t K,
                         const void *A, bool a_is_u8, int64_t lda,
                         const void *Wp, const int32_t *colbias, int32_t *C,
-                        int64_t ldc) {
+                        int64_t ldc,
+                        S8Layout layout = s8_default_layout(kTarget)) {
   using namespace detail;
-  s8Gemm(pool, M, N, K, A, a_is_u8, lda, Wp,
+  s8Gemm(pool, M, N, K, A, a_is_u8, lda, Wp, layout == S8Layout::Quads,
          [&](int64_t m0, int64_t mc, int64_t n0, int64_t nc,
              const int32_t *tile, int64_t ldt) {
            for (int64_t r = 0; r < mc; ++r)
@@ -1145,6 +1350,55 @@ inline void gemm_s8_i32(ThreadPool &pool, int64_t M, int64_t N, int64_t K,
 //===----------------------------------------------------------------------===//
 // f32 GEMM entry points
 //===----------------------------------------------------------------------===//
+
+/// C[b] = (A[b] - za) x (B[b] - zb) in int32 for b < batch: A [batch, M, K]
+/// contiguous, B[b] [K, N] row-major at byte offset b * bBatchStride (0
+/// broadcasts one B), C [batch, M, N]. Exact for K * 255 * 255 < 2^31 (the
+/// differences are int16, their pair sums int32). One task per (batch, block
+/// of rows), after every B is packed once (in parallel, into a buffer of the
+/// calling thread).
+inline void batch_matmul_s8(ThreadPool &pool, int64_t batch, int64_t M,
+                            int64_t N, int64_t K, const void *A, bool aU8,
+                            int32_t za, const void *B, bool bU8, int32_t zb,
+                            int64_t bBatchStride, int32_t *C) {
+  using namespace detail;
+  if (batch <= 0 || M <= 0 || N <= 0)
+    return;
+  const int64_t gl = std::max<int64_t>(1, ceilDiv(std::max<int64_t>(K, 0), 2));
+  const int64_t np = ceilDiv(N, kPanel), ncp = np * kPanel;
+  const int64_t bElems = np * gl * 2 * kPanel; // int16 per packed B
+  const int64_t bCount = bBatchStride == 0 ? 1 : batch;
+  const auto *a8 = static_cast<const uint8_t *>(A);
+  const auto *b8 = static_cast<const uint8_t *>(B);
+  auto *Bp = static_cast<int16_t *>(
+      scratch(4, sizeof(int16_t) * static_cast<size_t>(bCount * bElems)));
+  pool.parallel_for(bCount, [&](int64_t bi) {
+    s16PackPanels(b8 + bi * bBatchStride, bU8, zb, N, K, N, gl,
+                  Bp + bi * bElems);
+  });
+  // Rows per task: enough tasks for the pool, at most 8 micro-tiles.
+  int64_t mb = std::min<int64_t>(M, 8 * kS16MR);
+  while (mb > kS16MR && batch * ceilDiv(M, mb) < 2 * pool.size())
+    mb = std::max<int64_t>(kS16MR, mb / 2);
+  const int64_t blocks = ceilDiv(M, mb);
+  pool.parallel_for(batch * blocks, [&](int64_t t) {
+    const int64_t bi = t / blocks, m0 = (t % blocks) * mb;
+    const int64_t mc = std::min(mb, M - m0);
+    auto *Ap = static_cast<int32_t *>(scratch(1, sizeof(int32_t) * mb * gl));
+    auto *tile = static_cast<int32_t *>(scratch(2, sizeof(int32_t) * mb * ncp));
+    const int16_t *bp = Bp + (bBatchStride == 0 ? 0 : bi) * bElems;
+    s16PackRows(a8 + (bi * M + m0) * K, aU8, za, K, mc, K, gl, Ap);
+    for (int64_t p = 0; p < np; ++p)
+      for (int64_t mi = 0; mi < mc; mi += kS16MR)
+        s16MicroN(static_cast<int>(std::min<int64_t>(kS16MR, mc - mi)), gl,
+                  Ap + mi * gl, gl,
+                  reinterpret_cast<const char *>(bp + p * gl * 2 * kPanel),
+                  tile + mi * ncp + p * kPanel, ncp, false);
+    for (int64_t r = 0; r < mc; ++r)
+      std::memcpy(C + (bi * M + m0 + r) * N, tile + r * ncp,
+                  sizeof(int32_t) * N);
+  });
+}
 
 inline void gemm_f32(ThreadPool &pool, int64_t M, int64_t N, int64_t K,
                      const float *A, int64_t lda, const void *Wp,

@@ -9,7 +9,7 @@
 
 // MODE: error: qopt-quantize: mode must be static, dynamic or weight-only, got 'fast'
 // BITS: error: qopt-quantize: weight-bits must be in 2..8, got 9
-// STATIC4: error: qopt-quantize: mode=static quantizes weights to 8 bits; weight-bits=4 needs mode=weight-only
+// STATIC4: error: qopt-quantize: mode=static stores weights as int8 (weight-bits 8, or 7 for the narrow range [-63, 63]); weight-bits=4 needs mode=weight-only
 // ACT: error: qopt-quantize: activation-type must be u8 or s8, got 'u16'
 // REGEX: error: qopt-quantize: exclude pattern 'fc(' is not a valid regex
 // GROUP: error: qopt-quantize: group-size must be >= 0, got -2

@@ -1,6 +1,7 @@
 // RUN: qopt %s --split-input-file --qopt-quantize | FileCheck %s --check-prefix=STATIC
 // RUN: qopt %s --split-input-file --qopt-quantize=activation-type=s8 | FileCheck %s --check-prefix=S8
 // RUN: qopt %s --split-input-file --qopt-quantize=mode=dynamic | FileCheck %s --check-prefix=DYN
+// RUN: qopt %s --split-input-file --qopt-quantize=weight-bits=7 | FileCheck %s --check-prefix=W7
 // RUN: qopt %s --split-input-file --qopt-quantize="mode=weight-only weight-bits=4 group-size=3 weight-symmetric=false" | FileCheck %s --check-prefix=W4ASYM
 // RUN: qopt %s --split-input-file --qopt-quantize="mode=weight-only weight-bits=8" | FileCheck %s --check-prefix=W8
 // RUN: qopt %s --split-input-file --qopt-quantize="mode=static exclude=^fc$" | FileCheck %s --check-prefix=EXCL
@@ -27,6 +28,13 @@ func.func @main(%x: tensor<?x4xf32> {qopt.name = "x"}) -> tensor<?x2xf32> {
 // STATIC: %[[WD:.*]] = qopt.dequantize %[[WQ]]
 // STATIC: qopt.matmul %[[DQ]], %[[WD]] {qopt.scheme = "w8a8-static-u8"}
 // STATIC-NOT: qopt.observe
+
+// 7-bit static weights: int8 storage in [-63, 63] (scale amax / 63; the f32
+// scale is a hair above 1/63, so 0.5 -> 31.49.. -> 31).
+// W7-LABEL: func.func @main
+// W7: qopt.constant dense<{{\[}}[63, -31], [31, 63], [-63, 16], [16, -8]]> : tensor<4x2xi8>
+// W7: tensor<4x2x!quant.uniform<i8<-63:63>:f32:1, {0.01587301678955555,0.063492067158222198}>>
+// W7: qopt.matmul {{.*}} {qopt.scheme = "w8a8-static-u8"}
 
 // S8: qopt.quantize %arg0 : (tensor<?x4xf32>) -> tensor<?x4x!quant.uniform<i8<-127:127>:f32, 0.023622047156095505>>
 // S8: qopt.matmul {{.*}} {qopt.scheme = "w8a8-static-s8"}

@@ -35,14 +35,15 @@ struct CpuKernelTable {
   void (*gemmS8Requant)(int threads, int64_t M, int64_t N, int64_t K,
                         const void *A, bool aIsU8, int64_t lda, const void *Wp,
                         const int32_t *colbias, const qopt_cpu::Requant &rq,
-                        void *C, int64_t ldc);
+                        void *C, int64_t ldc, qopt_cpu::S8Layout layout);
   void (*gemmS8Dequant)(int threads, int64_t M, int64_t N, int64_t K,
                         const void *A, bool aIsU8, int64_t lda, const void *Wp,
                         const int32_t *colbias, const qopt_cpu::Dequant &dq,
-                        float *C, int64_t ldc);
+                        float *C, int64_t ldc, qopt_cpu::S8Layout layout);
   void (*gemmS8I32)(int threads, int64_t M, int64_t N, int64_t K, const void *A,
                     bool aIsU8, int64_t lda, const void *Wp,
-                    const int32_t *colbias, int32_t *C, int64_t ldc);
+                    const int32_t *colbias, int32_t *C, int64_t ldc,
+                    qopt_cpu::S8Layout layout);
   void (*gemmF32)(int threads, int64_t M, int64_t N, int64_t K, const float *A,
                   int64_t lda, const void *Wp, const float *bias, bool relu,
                   float *C, int64_t ldc);
@@ -51,6 +52,10 @@ struct CpuKernelTable {
                          int64_t lda, const float *B, int64_t strideB,
                          int64_t ldbK, int64_t ldbN, float alpha, float *C,
                          int64_t strideC, int64_t ldc);
+  void (*batchMatmulS8)(int threads, int64_t batch, int64_t M, int64_t N,
+                        int64_t K, const void *A, bool aIsU8, int32_t za,
+                        const void *B, bool bIsU8, int32_t zb,
+                        int64_t bBatchStride, int32_t *C);
   void (*gemmW4F32)(int threads, int64_t M, int64_t N, int64_t K, int64_t G,
                     const float *A, int64_t lda, const void *Wp,
                     const float *bias, float *C, int64_t ldc);
@@ -114,18 +119,18 @@ const qopt_cpu_test::CpuKernelTable kTable = {
     [] { return static_cast<bool>(QOPT_CPU_TABLE_SUPPORTED); },
     [](int t, int64_t M, int64_t N, int64_t K, const void *A, bool u8,
        int64_t lda, const void *Wp, const int32_t *cb, const rt::Requant &rq,
-       void *C, int64_t ldc) {
-      rt::gemm_s8_requant(pool(t), M, N, K, A, u8, lda, Wp, cb, rq, C, ldc);
+       void *C, int64_t ldc, rt::S8Layout l) {
+      rt::gemm_s8_requant(pool(t), M, N, K, A, u8, lda, Wp, cb, rq, C, ldc, l);
     },
     [](int t, int64_t M, int64_t N, int64_t K, const void *A, bool u8,
        int64_t lda, const void *Wp, const int32_t *cb, const rt::Dequant &dq,
-       float *C, int64_t ldc) {
-      rt::gemm_s8_dequant(pool(t), M, N, K, A, u8, lda, Wp, cb, dq, C, ldc);
+       float *C, int64_t ldc, rt::S8Layout l) {
+      rt::gemm_s8_dequant(pool(t), M, N, K, A, u8, lda, Wp, cb, dq, C, ldc, l);
     },
     [](int t, int64_t M, int64_t N, int64_t K, const void *A, bool u8,
        int64_t lda, const void *Wp, const int32_t *cb, int32_t *C,
-       int64_t ldc) {
-      rt::gemm_s8_i32(pool(t), M, N, K, A, u8, lda, Wp, cb, C, ldc);
+       int64_t ldc, rt::S8Layout l) {
+      rt::gemm_s8_i32(pool(t), M, N, K, A, u8, lda, Wp, cb, C, ldc, l);
     },
     [](int t, int64_t M, int64_t N, int64_t K, const float *A, int64_t lda,
        const void *Wp, const float *bias, bool relu, float *C, int64_t ldc) {
@@ -136,6 +141,12 @@ const qopt_cpu_test::CpuKernelTable kTable = {
        int64_t ldbN, float alpha, float *C, int64_t sC, int64_t ldc) {
       rt::batch_matmul_f32(pool(t), batch, M, N, K, A, sA, lda, B, sB, ldbK,
                            ldbN, alpha, C, sC, ldc);
+    },
+    [](int t, int64_t batch, int64_t M, int64_t N, int64_t K, const void *A,
+       bool aU8, int32_t za, const void *B, bool bU8, int32_t zb, int64_t sB,
+       int32_t *C) {
+      rt::batch_matmul_s8(pool(t), batch, M, N, K, A, aU8, za, B, bU8, zb, sB,
+                          C);
     },
     [](int t, int64_t M, int64_t N, int64_t K, int64_t G, const float *A,
        int64_t lda, const void *Wp, const float *bias, float *C, int64_t ldc) {

@@ -206,13 +206,13 @@ std::vector<char> s8Oracle(const S8Config &c, int64_t M, int64_t N, int64_t K,
 /// Runs the runtime on rows [0, M) of A (row stride lda) with the first N
 /// columns: W packed [K, N]; compares with `want` (row stride wantLd
 /// elements). Returns false on the first mismatch (reported).
-bool s8RunAndCompare(const CpuKernelTable &t, const S8Config &c, int threads,
-                     int64_t M, int64_t N, int64_t K, const uint8_t *A,
-                     int64_t lda, const int8_t *W, const void *Wp,
-                     const char *want, int64_t wantLd) {
+bool s8RunAndCompare(const CpuKernelTable &t, qopt_cpu::S8Layout layout,
+                     const S8Config &c, int threads, int64_t M, int64_t N,
+                     int64_t K, const uint8_t *A, int64_t lda, const int8_t *W,
+                     const void *Wp, const char *want, int64_t wantLd) {
   std::vector<int32_t> colbias(N);
   bool okFold = qopt_cpu::fold_colbias_s8(
-      t.target, W, K, N, c.bias.empty() ? nullptr : c.bias.data(), c.aZp, c.aU8,
+      layout, W, K, N, c.bias.empty() ? nullptr : c.bias.data(), c.aZp, c.aU8,
       colbias.data());
   EXPECT_TRUE(okFold);
   const int64_t ldc = N + (M % 3);
@@ -221,15 +221,15 @@ bool s8RunAndCompare(const CpuKernelTable &t, const S8Config &c, int threads,
   if (c.epi == 0) {
     qopt_cpu::Requant rq{c.mult.data(), c.outZp, c.qmin, c.qmax, c.outU8};
     t.gemmS8Requant(threads, M, N, K, A, c.aU8, lda, Wp, colbias.data(), rq,
-                    out.data(), ldc);
+                    out.data(), ldc, layout);
   } else if (c.epi == 1) {
     qopt_cpu::Dequant dq{c.mult.data(),
                          c.fbias.empty() ? nullptr : c.fbias.data(), c.relu};
     t.gemmS8Dequant(threads, M, N, K, A, c.aU8, lda, Wp, colbias.data(), dq,
-                    reinterpret_cast<float *>(out.data()), ldc);
+                    reinterpret_cast<float *>(out.data()), ldc, layout);
   } else {
     t.gemmS8I32(threads, M, N, K, A, c.aU8, lda, Wp, colbias.data(),
-                reinterpret_cast<int32_t *>(out.data()), ldc);
+                reinterpret_cast<int32_t *>(out.data()), ldc, layout);
   }
   for (int64_t m = 0; m < M; ++m)
     if (std::memcmp(out.data() + m * ldc * es, want + m * wantLd * es,
@@ -252,7 +252,8 @@ bool s8RunAndCompare(const CpuKernelTable &t, const S8Config &c, int threads,
           gv = *reinterpret_cast<const int32_t *>(g);
           wv = *reinterpret_cast<const int32_t *>(w);
         }
-        ADD_FAILURE() << t.name << " M=" << M << " N=" << N << " K=" << K
+        ADD_FAILURE() << t.name << " layout=" << static_cast<int>(layout)
+                      << " M=" << M << " N=" << N << " K=" << K
                       << " epi=" << c.epi << " aU8=" << c.aU8
                       << " threads=" << threads << " at (" << m << ", " << n
                       << "): got " << gv << " want " << wv;
@@ -279,6 +280,49 @@ std::vector<int8_t> randomWeights(std::mt19937 &rng, size_t n, bool with128) {
   return w;
 }
 
+/// Weights that vpmaddubsw multiplies exactly (s8_pairs_fit_int16): mostly
+/// in [-64, 63], with every k-pair of a column summing to at most 128 on the
+/// positive side and -128 on the negative one, and pairs at those limits
+/// ((64, 64), (-64, -64), (127, 1), (-128, 0), (127, -128)) mixed in.
+std::vector<int8_t> fittingWeights(std::mt19937 &rng, int64_t K, int64_t N) {
+  std::uniform_int_distribution<int> d(-64, 63);
+  const int8_t edge[][2] = {{64, 64}, {-64, -64}, {127, 1}, {-128, 0},
+                            {127, -128}, {1, 127}, {0, -128}};
+  std::vector<int8_t> w(K * N);
+  for (int64_t k = 0; k < K; k += 2)
+    for (int64_t n = 0; n < N; ++n) {
+      int8_t w0 = static_cast<int8_t>(d(rng)), w1 = static_cast<int8_t>(d(rng));
+      if (rng() % 5 == 0) {
+        const int8_t *e = edge[rng() % 7];
+        w0 = e[0];
+        w1 = e[1];
+      }
+      w[k * N + n] = w0;
+      if (k + 1 < K) // a last odd row pairs with 0: any int8 fits
+        w[(k + 1) * N + n] = w1;
+    }
+  return w;
+}
+
+/// The s8 layouts a table runs: int16 pairs everywhere, u8 quads (on AVX2
+/// and generic only with fitting weights).
+const qopt_cpu::S8Layout kLayouts[] = {qopt_cpu::S8Layout::Pairs,
+                                       qopt_cpu::S8Layout::Quads};
+
+/// Weights for a layout on a target: any int8 where the kernel is exact for
+/// any (pairs; VNNI quads), fitting ones otherwise.
+std::vector<int8_t> weightsFor(const CpuKernelTable &t,
+                               qopt_cpu::S8Layout layout, std::mt19937 &rng,
+                               int64_t K, int64_t N, bool with128) {
+  if (layout == qopt_cpu::S8Layout::Quads &&
+      t.target != qopt_cpu::Target::AVX512VNNI) {
+    std::vector<int8_t> w = fittingWeights(rng, K, N);
+    EXPECT_TRUE(qopt_cpu::s8_pairs_fit_int16(w.data(), K, N));
+    return w;
+  }
+  return randomWeights(rng, K * N, with128);
+}
+
 std::vector<uint8_t> randomBytes(std::mt19937 &rng, size_t n) {
   std::vector<uint8_t> v(n);
   for (uint8_t &x : v)
@@ -293,37 +337,40 @@ TEST_P(CpuKernels, Int8GemmAllSmallShapes) {
   const CpuKernelTable &t = T();
   std::mt19937 rng(1234);
   constexpr int64_t S = 32;
-  int64_t checked = 0;
-  for (int64_t K = 1; K <= S && !HasFailure(); ++K) {
-    const int64_t lda = K + K % 3;
-    std::vector<uint8_t> A = randomBytes(rng, S * lda);
-    std::vector<uint8_t> Adense(S * K);
-    for (int64_t m = 0; m < S; ++m)
-      std::memcpy(&Adense[m * K], &A[m * lda], K);
-    std::vector<int8_t> W = randomWeights(rng, K * S, K % 4 == 0);
-    std::vector<S8Config> cfgs;
-    std::vector<std::vector<char>> want;
-    for (int i = 0; i < 6; ++i) {
-      cfgs.push_back(randomConfig(rng, i % 2 == 0, i / 2, S, K));
-      want.push_back(s8Oracle(cfgs.back(), S, S, K, Adense.data(), W.data()));
-    }
-    for (int64_t N = 1; N <= S && !HasFailure(); ++N) {
-      std::vector<int8_t> Wn(K * N);
-      for (int64_t kk = 0; kk < K; ++kk)
-        std::memcpy(&Wn[kk * N], &W[kk * S], N);
-      Blob wp(qopt_cpu::packed_s8_size(t.target, K, N));
-      qopt_cpu::pack_s8(t.target, Wn.data(), K, N, wp.data());
-      for (int64_t M = 1; M <= S; ++M) {
-        const int ci = static_cast<int>((M * 7 + N * 3 + K) % 6);
-        if (!s8RunAndCompare(t, cfgs[ci], (M + N) % 2 ? 2 : 1, M, N, K,
-                             A.data(), lda, Wn.data(), wp.data(),
-                             want[ci].data(), S))
-          break;
-        ++checked;
+  for (qopt_cpu::S8Layout layout : kLayouts) {
+    int64_t checked = 0;
+    for (int64_t K = 1; K <= S && !HasFailure(); ++K) {
+      const int64_t lda = K + K % 3;
+      std::vector<uint8_t> A = randomBytes(rng, S * lda);
+      std::vector<uint8_t> Adense(S * K);
+      for (int64_t m = 0; m < S; ++m)
+        std::memcpy(&Adense[m * K], &A[m * lda], K);
+      std::vector<int8_t> W = weightsFor(t, layout, rng, K, S, K % 4 == 0);
+      std::vector<S8Config> cfgs;
+      std::vector<std::vector<char>> want;
+      for (int i = 0; i < 6; ++i) {
+        cfgs.push_back(randomConfig(rng, i % 2 == 0, i / 2, S, K));
+        want.push_back(
+            s8Oracle(cfgs.back(), S, S, K, Adense.data(), W.data()));
+      }
+      for (int64_t N = 1; N <= S && !HasFailure(); ++N) {
+        std::vector<int8_t> Wn(K * N);
+        for (int64_t kk = 0; kk < K; ++kk)
+          std::memcpy(&Wn[kk * N], &W[kk * S], N);
+        Blob wp(qopt_cpu::packed_s8_size(layout, K, N));
+        qopt_cpu::pack_s8(layout, Wn.data(), K, N, wp.data());
+        for (int64_t M = 1; M <= S; ++M) {
+          const int ci = static_cast<int>((M * 7 + N * 3 + K) % 6);
+          if (!s8RunAndCompare(t, layout, cfgs[ci], (M + N) % 2 ? 2 : 1, M, N,
+                               K, A.data(), lda, Wn.data(), wp.data(),
+                               want[ci].data(), S))
+            break;
+          ++checked;
+        }
       }
     }
+    EXPECT_EQ(checked, S * S * S) << "layout " << static_cast<int>(layout);
   }
-  EXPECT_EQ(checked, S * S * S);
 }
 
 TEST_P(CpuKernels, Int8GemmTails) {
@@ -332,27 +379,80 @@ TEST_P(CpuKernels, Int8GemmTails) {
   const int64_t Ms[] = {33, 47, 64, 65, 128};
   const int64_t Ns[] = {33, 48, 63, 100, 768};
   const int64_t Ks[] = {33, 63, 255, 257, 768, 3072};
-  int cases = 0;
-  for (int64_t M : Ms)
-    for (int64_t N : Ns)
-      for (int64_t K : Ks) {
-        // Sample about a quarter of the combinations, with a work cap.
-        if (rng() % 4 != 0 || M * N * K > 128LL * 768 * 800)
-          continue;
-        std::vector<uint8_t> A = randomBytes(rng, M * K);
-        std::vector<int8_t> W = randomWeights(rng, K * N, rng() % 2);
-        Blob wp(qopt_cpu::packed_s8_size(t.target, K, N));
-        qopt_cpu::pack_s8(t.target, W.data(), K, N, wp.data());
-        for (int epi = 0; epi < 3; ++epi) {
-          S8Config c = randomConfig(rng, (cases + epi) % 2 == 0, epi, N, K);
-          std::vector<char> want = s8Oracle(c, M, N, K, A.data(), W.data());
-          for (int threads : {1, 2})
-            ASSERT_TRUE(s8RunAndCompare(t, c, threads, M, N, K, A.data(), K,
-                                        W.data(), wp.data(), want.data(), N));
+  for (qopt_cpu::S8Layout layout : kLayouts) {
+    int cases = 0;
+    for (int64_t M : Ms)
+      for (int64_t N : Ns)
+        for (int64_t K : Ks) {
+          // Sample about a quarter of the combinations, with a work cap.
+          if (rng() % 4 != 0 || M * N * K > 128LL * 768 * 800)
+            continue;
+          std::vector<uint8_t> A = randomBytes(rng, M * K);
+          std::vector<int8_t> W = weightsFor(t, layout, rng, K, N, rng() % 2);
+          Blob wp(qopt_cpu::packed_s8_size(layout, K, N));
+          qopt_cpu::pack_s8(layout, W.data(), K, N, wp.data());
+          for (int epi = 0; epi < 3; ++epi) {
+            S8Config c = randomConfig(rng, (cases + epi) % 2 == 0, epi, N, K);
+            std::vector<char> want = s8Oracle(c, M, N, K, A.data(), W.data());
+            for (int threads : {1, 2})
+              ASSERT_TRUE(s8RunAndCompare(t, layout, c, threads, M, N, K,
+                                          A.data(), K, W.data(), wp.data(),
+                                          want.data(), N));
+          }
+          ++cases;
         }
-        ++cases;
-      }
-  EXPECT_GT(cases, 10);
+    EXPECT_GT(cases, 10);
+  }
+}
+
+// The vpmaddubsw bound, both ways: weights at the limit are exact with the
+// worst activations (all 255, or all 0 for s8 activations shifted by 128);
+// one step past it is what s8_pairs_fit_int16 refuses.
+TEST(CpuPack, PairsFitInt16Bound) {
+  auto fits = [](std::vector<int8_t> col) {
+    return qopt_cpu::s8_pairs_fit_int16(col.data(),
+                                        static_cast<int64_t>(col.size()), 1);
+  };
+  EXPECT_TRUE(fits({64, 64, -64, -64, 127, -128, 127, 1, -128, 0}));
+  EXPECT_TRUE(fits({127}));
+  EXPECT_TRUE(fits({-128}));
+  EXPECT_FALSE(fits({65, 64}));
+  EXPECT_FALSE(fits({-65, -64}));
+  EXPECT_FALSE(fits({0, 0, 127, 2}));
+  EXPECT_FALSE(fits({0, 0, -128, -1}));
+  // Pairs are (2i, 2i + 1): 64 and 65 in different pairs fit.
+  EXPECT_TRUE(fits({1, 64, 65, 1}));
+  // Columns are checked independently of each other.
+  std::vector<int8_t> w = {64, 127, 64, 2}; // [K=2, N=2]: column 1 is 129
+  EXPECT_FALSE(qopt_cpu::s8_pairs_fit_int16(w.data(), 2, 2));
+}
+
+TEST_P(CpuKernels, Int8GemmQuadsAtTheSaturationBound) {
+  const CpuKernelTable &t = T();
+  const int64_t M = 7, N = 33, K = 66;
+  // Every pair at the limit on one side: +128 (64, 64) in even columns,
+  // -128 in odd ones; activations at the extremes.
+  std::vector<int8_t> W(K * N);
+  for (int64_t k = 0; k < K; ++k)
+    for (int64_t n = 0; n < N; ++n)
+      W[k * N + n] = static_cast<int8_t>(
+          n % 2 ? (k % 2 ? -128 : 0) : (n % 3 ? 64 : (k % 2 ? 1 : 127)));
+  ASSERT_TRUE(qopt_cpu::s8_pairs_fit_int16(W.data(), K, N));
+  Blob wp(qopt_cpu::packed_s8_size(qopt_cpu::S8Layout::Quads, K, N));
+  qopt_cpu::pack_s8(qopt_cpu::S8Layout::Quads, W.data(), K, N, wp.data());
+  for (int aU8 = 0; aU8 < 2; ++aU8)
+    for (uint8_t fill : {uint8_t(0), uint8_t(127), uint8_t(128), uint8_t(255)}) {
+      std::vector<uint8_t> A(M * K, fill);
+      S8Config c;
+      c.aU8 = aU8;
+      c.aZp = 0;
+      c.epi = 2;
+      std::vector<char> want = s8Oracle(c, M, N, K, A.data(), W.data());
+      ASSERT_TRUE(s8RunAndCompare(t, qopt_cpu::S8Layout::Quads, c, 1, M, N, K,
+                                  A.data(), K, W.data(), wp.data(),
+                                  want.data(), N))
+          << "aU8=" << aU8 << " fill=" << int(fill);
+    }
 }
 
 TEST_P(CpuKernels, Int8GemmOverflowBound) {
@@ -374,7 +474,7 @@ TEST_P(CpuKernels, Int8GemmOverflowBound) {
     qopt_cpu::pack_s8(t.target, W.data(), K, N, wp.data());
     std::vector<int32_t> C(M * N);
     t.gemmS8I32(2, M, N, K, A.data(), true, K, wp.data(), cb.data(), C.data(),
-                N);
+                N, qopt_cpu::s8_default_layout(t.target));
     Tensor want = ok(k::matmulInteger(tensorOf(DType::U8, {M, K}, A.data()),
                                       tensorOf(DType::I8, {K, N}, W.data()),
                                       nullptr, nullptr));
@@ -542,6 +642,54 @@ TEST_P(CpuKernels, BatchMatmulF32) {
                       want.data<float>() + b * s.M * s.N, abs, s.M, s.N, 1e-5);
         }
       }
+  }
+}
+
+// Both operands are 8-bit activations (attention): bit-exact against the
+// executor's MatMulInteger, every M, N, K <= 20, odd K, tails past one
+// 16-column panel and one 6-row tile, a broadcast B, both signednesses.
+TEST_P(CpuKernels, BatchMatmulS8) {
+  const CpuKernelTable &t = T();
+  std::mt19937 rng(13);
+  std::uniform_int_distribution<int> byte(0, 255);
+  struct Case {
+    int64_t batch, M, N, K;
+    bool aU8, bU8, broadcastB;
+  };
+  std::vector<Case> cases;
+  for (int64_t M = 1; M <= 20; M += 1)
+    for (int64_t N = 1; N <= 20; N += 3)
+      for (int64_t K = 1; K <= 20; K += 2)
+        cases.push_back({2, M, N, K, (M + K) % 2 == 0, N % 2 == 0, M == 7});
+  cases.push_back({12, 128, 128, 64, true, true, false});
+  cases.push_back({3, 50, 64, 129, false, true, false});
+  cases.push_back({2, 33, 70, 300, true, false, true});
+  for (const Case &c : cases) {
+    const int64_t bBatch = c.broadcastB ? 1 : c.batch;
+    std::vector<uint8_t> A(c.batch * c.M * c.K), B(bBatch * c.K * c.N);
+    for (auto &v : A)
+      v = static_cast<uint8_t>(byte(rng));
+    for (auto &v : B)
+      v = static_cast<uint8_t>(byte(rng));
+    const int32_t za = c.aU8 ? byte(rng) : byte(rng) - 128;
+    const int32_t zb = c.bU8 ? byte(rng) : byte(rng) - 128;
+    const DType aT = c.aU8 ? DType::U8 : DType::I8;
+    const DType bT = c.bU8 ? DType::U8 : DType::I8;
+    uint8_t zaByte = static_cast<uint8_t>(za), zbByte = static_cast<uint8_t>(zb);
+    Tensor zaT = tensorOf(aT, {}, &zaByte), zbT = tensorOf(bT, {}, &zbByte);
+    Tensor want = ok(k::matmulInteger(
+        tensorOf(aT, {c.batch, c.M, c.K}, A.data()),
+        tensorOf(bT, {bBatch, c.K, c.N}, B.data()), &zaT, &zbT));
+    for (int threads : {1, 2}) {
+      std::vector<int32_t> C(c.batch * c.M * c.N, 0x5a5a5a5a);
+      t.batchMatmulS8(threads, c.batch, c.M, c.N, c.K, A.data(), c.aU8, za,
+                      B.data(), c.bU8, zb, c.broadcastB ? 0 : c.K * c.N,
+                      C.data());
+      ASSERT_EQ(std::memcmp(C.data(), want.data<int32_t>(), C.size() * 4), 0)
+          << t.name << " batch=" << c.batch << " M=" << c.M << " N=" << c.N
+          << " K=" << c.K << " aU8=" << c.aU8 << " bU8=" << c.bU8
+          << " threads=" << threads;
+    }
   }
 }
 
