@@ -80,33 +80,38 @@ MODELS=(
   "bert_encoder_${LAYERS}l|$WORK/bert_encoder.onnx|$WORK/eval.npz|$WORK/calib.npz"
   "digits_mlp|examples/digits/digits_mlp.onnx|$WORK/digits_one.npz|examples/digits/calib.npz"
 )
-: > "$WORK/e2e.txt"
-for m in "${MODELS[@]}"; do
-  IFS='|' read -r name onnx inputs calib <<< "$m"
-  # qopt W8A8: static, per-channel weights, calibrated on the same samples
-  # ONNX Runtime's quantize_static sees.
-  qmlir="$WORK/$name.q.mlir"
-  if ! "$BIN/qopt" "$onnx" --pass-pipeline="builtin.module(qopt-w8a8-pipeline{calibration-data=$calib})" \
-      -o "$qmlir" 2> "$WORK/$name.qopt.log"; then
-    echo "RESULT kind=e2e model=$name impl=qopt-w8a8 error=quantize-failed" >> "$WORK/e2e.txt"
-    echo "qopt failed to quantize $onnx: $(tail -1 "$WORK/$name.qopt.log")" >&2
-    qmlir=""
+# qopt W8A8 on one model: quantize (static, per-channel weights, calibrated
+# on the samples ONNX Runtime's quantize_static sees), SQNR vs the float
+# model, compile to a CPU library, time it. $5: the impl name in the RESULT
+# lines, $6: extra qopt-w8a8-pipeline options.
+qopt_e2e() {
+  local name=$1 onnx=$2 inputs=$3 calib=$4 impl=$5 extra=$6
+  local tag="$name.$impl"
+  local qmlir="$WORK/$tag.q.mlir"
+  if ! "$BIN/qopt" "$onnx" --pass-pipeline="builtin.module(qopt-w8a8-pipeline{calibration-data=$calib$extra})" \
+      -o "$qmlir" 2> "$WORK/$tag.qopt.log"; then
+    echo "RESULT kind=e2e model=$name impl=$impl error=quantize-failed" >> "$WORK/e2e.txt"
+    echo "qopt failed to quantize $onnx: $(tail -1 "$WORK/$tag.qopt.log")" >&2
+    return
   fi
-  if [ -n "$qmlir" ]; then
-    sqnr=$("$BIN/qopt-run" "$qmlir" --inputs "$inputs" --reference "$onnx" --quiet 2>&1 \
-      | grep -o 'sqnr=[-0-9.inf]*' | head -1 | cut -d= -f2 || true)
-    echo "RESULT kind=e2e model=$name impl=qopt-w8a8-quality sqnr_db=${sqnr:-?}" >> "$WORK/e2e.txt"
+  local sqnr
+  sqnr=$("$BIN/qopt-run" "$qmlir" --inputs "$inputs" --reference "$onnx" --quiet 2>&1 \
+    | grep -o 'sqnr=[-0-9.inf]*' | head -1 | cut -d= -f2 || true)
+  echo "RESULT kind=e2e model=$name impl=$impl-quality sqnr_db=${sqnr:-?}" >> "$WORK/e2e.txt"
+  [ -x "$BIN/qopt-translate" ] || return 0
+  local lib="$WORK/$tag.cpu"
+  rm -rf "$lib"
+  if ! "$BIN/qopt-translate" --emit=cpu-library "$qmlir" -o "$lib" 2> "$WORK/$tag.translate.log"; then
+    echo "RESULT kind=e2e model=$name impl=$impl error=translate-failed" >> "$WORK/e2e.txt"
+    echo "qopt-translate failed on $qmlir: $(tail -1 "$WORK/$tag.translate.log")" >&2
+    return
   fi
-  if [ -n "$qmlir" ] && [ -x "$BIN/qopt-translate" ]; then
-    lib="$WORK/$name.cpu"
-    rm -rf "$lib"
-    if "$BIN/qopt-translate" --emit=cpu-library "$qmlir" -o "$lib" 2> "$WORK/$name.translate.log"; then
-      for t in ${THREADS//,/ }; do
-        json="$WORK/$name.qopt.t$t.json"
-        rm -f "$json"
-        if "$BIN/qopt-run" "$lib" --inputs "$inputs" --benchmark="$E2E_RUNS" \
-            --threads="$t" --json "$json" > "$WORK/$name.run.t$t.log" 2>&1; then
-          "$PY" - "$json" "$name" "$t" >> "$WORK/e2e.txt" <<'EOF'
+  for t in ${THREADS//,/ }; do
+    local json="$WORK/$tag.t$t.json"
+    rm -f "$json"
+    if "$BIN/qopt-run" "$lib" --inputs "$inputs" --benchmark="$E2E_RUNS" \
+        --threads="$t" --json "$json" > "$WORK/$tag.run.t$t.log" 2>&1; then
+      "$PY" - "$json" "$name" "$t" "$impl" >> "$WORK/e2e.txt" <<'PYEOF'
 import json, sys
 j = json.load(open(sys.argv[1]))
 def find(d, k):
@@ -118,19 +123,22 @@ def find(d, k):
             if r is not None:
                 return r
     return None
-print(f"RESULT kind=e2e model={sys.argv[2]} impl=qopt-w8a8 threads={sys.argv[3]} "
+print(f"RESULT kind=e2e model={sys.argv[2]} impl={sys.argv[4]} threads={sys.argv[3]} "
       f"median_ms={find(j, 'median_ms')} p90_ms={find(j, 'p90_ms')}")
-EOF
-        else
-          echo "RESULT kind=e2e model=$name impl=qopt-w8a8 threads=$t error=run-failed" >> "$WORK/e2e.txt"
-          echo "qopt-run $lib failed: $(tail -1 "$WORK/$name.run.t$t.log")" >&2
-        fi
-      done
+PYEOF
     else
-      echo "RESULT kind=e2e model=$name impl=qopt-w8a8 error=translate-failed" >> "$WORK/e2e.txt"
-      echo "qopt-translate failed on $qmlir: $(tail -1 "$WORK/$name.translate.log")" >&2
+      echo "RESULT kind=e2e model=$name impl=$impl threads=$t error=run-failed" >> "$WORK/e2e.txt"
+      echo "qopt-run $lib failed: $(tail -1 "$WORK/$tag.run.t$t.log")" >&2
     fi
-  fi
+  done
+}
+
+: > "$WORK/e2e.txt"
+for m in "${MODELS[@]}"; do
+  IFS='|' read -r name onnx inputs calib <<< "$m"
+  qopt_e2e "$name" "$onnx" "$inputs" "$calib" qopt-w8a8 ""
+  # 7-bit weights: the AVX2 vpmaddubsw kernels (exact for such weights).
+  qopt_e2e "$name" "$onnx" "$inputs" "$calib" qopt-w8a8-w7 " weight-bits=7"
   if "$PY" -c "import onnxruntime" 2> /dev/null; then
     echo "running ONNX Runtime on $name ..." >&2
     runs=$E2E_RUNS
@@ -205,6 +213,8 @@ for K, N in ((768, 768), (768, 3072), (3072, 768), (768, 2304)):
         peak = peaks.get((int8_key, t))
         fpeak = peaks.get(("f32", t))
         q = get(gemm, kind="gemm", impl="qopt-s8", K=K, N=N, threads=t)
+        qq = get(gemm, kind="gemm", impl="qopt-s8-quads", K=K, N=N, threads=t)
+        qqg = float(qq["gops"]) if qq else None
         d8 = get(gemm, kind="gemm", impl="onednn-u8s8s32", K=K, N=N, threads=t)
         df = get(gemm, kind="gemm", impl="onednn-f32", K=K, N=N, threads=t)
         qg = float(q["gops"]) if q else None
@@ -216,6 +226,10 @@ for K, N in ((768, 768), (768, 3072), (3072, 768), (768, 2304)):
             f(qg) + " GOP/s" if q else missing, f(g8) + " GOP/s",
             f(qg / g8 if qg and g8 else None, "{:.2f}x"),
             f"qopt {pct(qg, peak)}, oneDNN {pct(g8, peak)} of int8 peak")
+        row("b", name + " 7-bit weights (vpmaddubsw) vs oneDNN u8s8s32", t,
+            f(qqg) + " GOP/s" if qq else missing, f(g8) + " GOP/s",
+            f(qqg / g8 if qqg and g8 else None, "{:.2f}x"),
+            f"qopt {pct(qqg, peak)} of int8 peak")
         row("b", name + " vs oneDNN f32", t,
             f(qg) + " GOP/s" if q else missing, f(gf) + " GFLOP/s",
             f(qg / gf if qg and gf else None, "{:.2f}x"),
@@ -235,11 +249,12 @@ for N in (4096, 11008):
             f"qopt {pct(q)}, oneDNN {pct(d)} of read BW")
 
 for name in (f"bert_encoder_{layers}l", "digits_mlp"):
-    qual = get(e2e, model=name, impl="qopt-w8a8-quality")
+  for impl, label in (("qopt-w8a8", "W8A8"), ("qopt-w8a8-w7", "W8A8 7-bit weights")):
+    qual = get(e2e, model=name, impl=impl + "-quality")
     ort8q = next((r for r in e2e if r.get("model") == name and r.get("variant") == "int8"), None)
     for t in threads:
-        q = get(e2e, kind="e2e", model=name, impl="qopt-w8a8", threads=t)
-        err = get(e2e, kind="e2e", model=name, impl="qopt-w8a8")
+        q = get(e2e, kind="e2e", model=name, impl=impl, threads=t)
+        err = get(e2e, kind="e2e", model=name, impl=impl)
         fp = get(e2e, kind="ort", model=name, variant="fp32", threads=t)
         i8 = get(e2e, kind="ort", model=name, variant="int8", threads=t)
         if q and "median_ms" in q and q["median_ms"] != "None":
@@ -253,9 +268,9 @@ for name in (f"bert_encoder_{layers}l", "digits_mlp"):
         ims = float(i8["median_ms"]) if i8 else None
         sq = (f"SQNR qopt {qual['sqnr_db']} dB" if qual else "") + \
              (f", ORT int8 {ort8q['sqnr_db']} dB" if ort8q else "")
-        row("d", f"{name} W8A8 vs ORT fp32", t, qcell, ms(fms),
+        row("d", f"{name} {label} vs ORT fp32", t, qcell, ms(fms),
             f(fms / qms if qms and fms else None, "{:.2f}x faster"), sq)
-        row("d", f"{name} W8A8 vs ORT int8 (QDQ)", t, qcell, ms(ims),
+        row("d", f"{name} {label} vs ORT int8 (QDQ)", t, qcell, ms(ims),
             f(ims / qms if qms and ims else None, "{:.2f}x faster"),
             f"ORT int8 is {fms / ims:.2f}x ORT fp32" if fms and ims else "")
 
