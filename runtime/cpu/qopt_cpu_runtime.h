@@ -381,24 +381,16 @@ inline void s8PackA(const void *A, bool u8, int64_t lda, int64_t K, int64_t m0,
   }
 }
 
-/// The int16-pair micro-kernel (AVX2 and generic int8 GEMM; the exact
-/// int8 x int8 batched matmul on every target): C[MR x 16] (=|+=) A-panel
-/// (MR rows, gl groups of two int16, row stride `as` dwords) x one 16-column
-/// panel of gl groups of 64 bytes (16 columns x two int16).
 #if QOPT_CPU_HAS_AVX2
-constexpr int kS16MR = 6;
-#else
-constexpr int kS16MR = 4;
-#endif
-
-template <int MR>
-QOPT_CPU_NOINLINE void s16Micro(int64_t gl, const int32_t *Ap, int64_t as,
-                                const char *W, int32_t *C, int64_t ldc,
-                                bool accumulate) {
-  static_assert(MR >= 1 && MR <= kS16MR, "tile height");
-#if QOPT_CPU_HAS_AVX2
-  // Named accumulators (12 + 2 weights + 1 broadcast = 15 ymm registers) so
-  // that the compiler keeps everything in registers.
+/// The AVX2 6 x 16 micro-kernel of both int8 layouts: per k-group, two
+/// 32-byte weight vectors (16 columns) and one broadcast A dword per row;
+/// dot(a, w) gives the 8 int32 partial sums of one group. Named
+/// accumulators (12 + 2 weights + 1 broadcast = 15 ymm registers, plus the
+/// ones of the quad product) so that the compiler keeps all in registers.
+template <int MR, class Dot>
+__attribute__((always_inline)) inline void
+avx2Micro(int64_t gl, const int32_t *Ap, int64_t as, const char *W, int32_t *C,
+          int64_t ldc, bool accumulate, Dot dot) {
   const __m256i z = _mm256_setzero_si256();
   __m256i c00 = z, c01 = z, c10 = z, c11 = z, c20 = z, c21 = z;
   __m256i c30 = z, c31 = z, c40 = z, c41 = z, c50 = z, c51 = z;
@@ -412,8 +404,8 @@ QOPT_CPU_NOINLINE void s16Micro(int64_t gl, const int32_t *Ap, int64_t as,
 #define QOPT_S8_ROW(R)                                                         \
   if constexpr (MR > R) {                                                      \
     const __m256i a = _mm256_set1_epi32(a##R[g]);                              \
-    c##R##0 = _mm256_add_epi32(c##R##0, _mm256_madd_epi16(a, w0));             \
-    c##R##1 = _mm256_add_epi32(c##R##1, _mm256_madd_epi16(a, w1));             \
+    c##R##0 = _mm256_add_epi32(c##R##0, dot(a, w0));                           \
+    c##R##1 = _mm256_add_epi32(c##R##1, dot(a, w1));                           \
   }
     QOPT_S8_ROW(0)
     QOPT_S8_ROW(1)
@@ -440,6 +432,27 @@ QOPT_CPU_NOINLINE void s16Micro(int64_t gl, const int32_t *Ap, int64_t as,
   QOPT_S8_STORE(4)
   QOPT_S8_STORE(5)
 #undef QOPT_S8_STORE
+}
+#endif
+
+/// The int16-pair micro-kernel (AVX2 and generic int8 GEMM; the exact
+/// int8 x int8 batched matmul on every target): C[MR x 16] (=|+=) A-panel
+/// (MR rows, gl groups of two int16, row stride `as` dwords) x one 16-column
+/// panel of gl groups of 64 bytes (16 columns x two int16).
+#if QOPT_CPU_HAS_AVX2
+constexpr int kS16MR = 6;
+#else
+constexpr int kS16MR = 4;
+#endif
+
+template <int MR>
+QOPT_CPU_NOINLINE void s16Micro(int64_t gl, const int32_t *Ap, int64_t as,
+                                const char *W, int32_t *C, int64_t ldc,
+                                bool accumulate) {
+  static_assert(MR >= 1 && MR <= kS16MR, "tile height");
+#if QOPT_CPU_HAS_AVX2
+  avx2Micro<MR>(gl, Ap, as, W, C, ldc, accumulate,
+                [](__m256i a, __m256i w) { return _mm256_madd_epi16(a, w); });
 #else
   uint32_t acc[MR][16] = {};
   const int16_t *w = reinterpret_cast<const int16_t *>(W);
@@ -512,51 +525,11 @@ QOPT_CPU_NOINLINE void s8QuadMicro(int64_t gl, const int32_t *Ap, int64_t as,
 #elif QOPT_CPU_HAS_AVX2
   // vpmaddubsw (u8 x s8 pairs -> saturating int16; exact for the weights
   // the code generator allows, s8_pairs_fit_int16), vpmaddwd with ones
-  // (-> int32), vpaddd: 12 accumulators + 2 weights + broadcast + ones.
-  const __m256i z = _mm256_setzero_si256();
-  const __m256i ones = _mm256_set1_epi16(1);
-  __m256i c00 = z, c01 = z, c10 = z, c11 = z, c20 = z, c21 = z;
-  __m256i c30 = z, c31 = z, c40 = z, c41 = z, c50 = z, c51 = z;
-  const int32_t *a0 = Ap, *a1 = Ap + as, *a2 = Ap + 2 * as, *a3 = Ap + 3 * as,
-                *a4 = Ap + 4 * as, *a5 = Ap + 5 * as;
-  for (int64_t g = 0; g < gl; ++g) {
-    const __m256i w0 =
-        _mm256_loadu_si256(reinterpret_cast<const __m256i *>(W + g * 64));
-    const __m256i w1 =
-        _mm256_loadu_si256(reinterpret_cast<const __m256i *>(W + g * 64 + 32));
-#define QOPT_S8Q_ROW(R)                                                        \
-  if constexpr (MR > R) {                                                      \
-    const __m256i a = _mm256_set1_epi32(a##R[g]);                              \
-    c##R##0 = _mm256_add_epi32(                                                \
-        c##R##0, _mm256_madd_epi16(_mm256_maddubs_epi16(a, w0), ones));        \
-    c##R##1 = _mm256_add_epi32(                                                \
-        c##R##1, _mm256_madd_epi16(_mm256_maddubs_epi16(a, w1), ones));        \
-  }
-    QOPT_S8Q_ROW(0)
-    QOPT_S8Q_ROW(1)
-    QOPT_S8Q_ROW(2)
-    QOPT_S8Q_ROW(3)
-    QOPT_S8Q_ROW(4)
-    QOPT_S8Q_ROW(5)
-#undef QOPT_S8Q_ROW
-  }
-#define QOPT_S8Q_STORE(R)                                                      \
-  if constexpr (MR > R) {                                                      \
-    __m256i *d = reinterpret_cast<__m256i *>(C + R * ldc);                     \
-    if (accumulate) {                                                          \
-      c##R##0 = _mm256_add_epi32(c##R##0, _mm256_loadu_si256(d));              \
-      c##R##1 = _mm256_add_epi32(c##R##1, _mm256_loadu_si256(d + 1));          \
-    }                                                                          \
-    _mm256_storeu_si256(d, c##R##0);                                           \
-    _mm256_storeu_si256(d + 1, c##R##1);                                       \
-  }
-  QOPT_S8Q_STORE(0)
-  QOPT_S8Q_STORE(1)
-  QOPT_S8Q_STORE(2)
-  QOPT_S8Q_STORE(3)
-  QOPT_S8Q_STORE(4)
-  QOPT_S8Q_STORE(5)
-#undef QOPT_S8Q_STORE
+  // (-> int32), vpaddd.
+  avx2Micro<MR>(gl, Ap, as, W, C, ldc, accumulate, [](__m256i a, __m256i w) {
+    return _mm256_madd_epi16(_mm256_maddubs_epi16(a, w),
+                             _mm256_set1_epi16(1));
+  });
 #else
   // The same arithmetic as vpmaddubsw + vpmaddwd, saturation included, so
   // every target computes the same (exact) function of the packed data.
