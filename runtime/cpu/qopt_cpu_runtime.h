@@ -381,6 +381,29 @@ inline void s8PackA(const void *A, bool u8, int64_t lda, int64_t K, int64_t m0,
   }
 }
 
+/// C[MR x 16] (=|+=) acc, wrapping (the portable micro-kernels).
+template <int MR>
+inline void storeTile(const uint32_t (&acc)[MR][16], int32_t *C, int64_t ldc,
+                      bool accumulate) {
+  for (int r = 0; r < MR; ++r)
+    for (int c = 0; c < 16; ++c) {
+      uint32_t v = acc[r][c];
+      if (accumulate)
+        v += static_cast<uint32_t>(C[r * ldc + c]);
+      C[r * ldc + c] = static_cast<int32_t>(v);
+    }
+}
+
+/// Calls f(std::integral_constant<int, mr>()) for 1 <= mr <= MaxMR (the
+/// micro-kernels are specialized per tile height).
+template <int MaxMR, class F> inline void withMR(int mr, F &&f) {
+  if constexpr (MaxMR >= 1) {
+    if (mr == MaxMR)
+      return f(std::integral_constant<int, MaxMR>());
+    withMR<MaxMR - 1>(mr, f);
+  }
+}
+
 #if QOPT_CPU_HAS_AVX2
 /// The AVX2 6 x 16 micro-kernel of both int8 layouts: per k-group, two
 /// 32-byte weight vectors (16 columns) and one broadcast A dword per row;
@@ -466,37 +489,16 @@ QOPT_CPU_NOINLINE void s16Micro(int64_t gl, const int32_t *Ap, int64_t as,
         acc[r][c] += static_cast<uint32_t>(a0 * wr[2 * c] + a1 * wr[2 * c + 1]);
     }
   }
-  for (int r = 0; r < MR; ++r)
-    for (int c = 0; c < 16; ++c) {
-      uint32_t v = acc[r][c];
-      if (accumulate)
-        v += static_cast<uint32_t>(C[r * ldc + c]);
-      C[r * ldc + c] = static_cast<int32_t>(v);
-    }
+  storeTile<MR>(acc, C, ldc, accumulate);
 #endif
 }
 
 inline void s16MicroN(int mr, int64_t gl, const int32_t *Ap, int64_t as,
                       const char *W, int32_t *C, int64_t ldc,
                       bool accumulate) {
-  switch (mr) {
-  case 1:
-    return s16Micro<1>(gl, Ap, as, W, C, ldc, accumulate);
-  case 2:
-    return s16Micro<2>(gl, Ap, as, W, C, ldc, accumulate);
-  case 3:
-    return s16Micro<3>(gl, Ap, as, W, C, ldc, accumulate);
-  case 4:
-    return s16Micro<4>(gl, Ap, as, W, C, ldc, accumulate);
-#if QOPT_CPU_HAS_AVX2
-  case 5:
-    return s16Micro<5>(gl, Ap, as, W, C, ldc, accumulate);
-  case 6:
-    return s16Micro<6>(gl, Ap, as, W, C, ldc, accumulate);
-#endif
-  default:
-    break;
-  }
+  withMR<kS16MR>(mr, [&](auto R) {
+    s16Micro<decltype(R)::value>(gl, Ap, as, W, C, ldc, accumulate);
+  });
 }
 
 /// The u8-quad micro-kernel (Quads layout): C[MR x 16] (=|+=) A-panel (MR
@@ -550,43 +552,16 @@ QOPT_CPU_NOINLINE void s8QuadMicro(int64_t gl, const int32_t *Ap, int64_t as,
       }
     }
   }
-  for (int r = 0; r < MR; ++r)
-    for (int c = 0; c < 16; ++c) {
-      uint32_t v = acc[r][c];
-      if (accumulate)
-        v += static_cast<uint32_t>(C[r * ldc + c]);
-      C[r * ldc + c] = static_cast<int32_t>(v);
-    }
+  storeTile<MR>(acc, C, ldc, accumulate);
 #endif
 }
 
 inline void s8QuadMicroN(int mr, int64_t gl, const int32_t *Ap, int64_t as,
                          const char *W, int32_t *C, int64_t ldc,
                          bool accumulate) {
-  switch (mr) {
-  case 1:
-    return s8QuadMicro<1>(gl, Ap, as, W, C, ldc, accumulate);
-  case 2:
-    return s8QuadMicro<2>(gl, Ap, as, W, C, ldc, accumulate);
-  case 3:
-    return s8QuadMicro<3>(gl, Ap, as, W, C, ldc, accumulate);
-  case 4:
-    return s8QuadMicro<4>(gl, Ap, as, W, C, ldc, accumulate);
-#if QOPT_CPU_HAS_AVX2
-  case 5:
-    return s8QuadMicro<5>(gl, Ap, as, W, C, ldc, accumulate);
-  case 6:
-    return s8QuadMicro<6>(gl, Ap, as, W, C, ldc, accumulate);
-#endif
-#if QOPT_CPU_HAS_VNNI
-  case 7:
-    return s8QuadMicro<7>(gl, Ap, as, W, C, ldc, accumulate);
-  case 8:
-    return s8QuadMicro<8>(gl, Ap, as, W, C, ldc, accumulate);
-#endif
-  default:
-    break;
-  }
+  withMR<kQuadMR>(mr, [&](auto R) {
+    s8QuadMicro<decltype(R)::value>(gl, Ap, as, W, C, ldc, accumulate);
+  });
 }
 
 /// Tiles M x N over the pool; each tile accumulates exact int32 sums
