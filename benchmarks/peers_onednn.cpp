@@ -26,17 +26,20 @@
 // The int8 data keeps every pair product sum below 2^15 (A u8 in [0, 255], W
 // s8 in [-64, 63]): oneDNN's AVX2 path (no VNNI) multiplies with
 // vpmaddubsw, which saturates at int16, so only in this range is its s32
-// result the exact one to compare with. (qopt's AVX2 kernel widens to int16
-// pairs and vpmaddwd, exact over the whole range; speed does not depend on
-// the values.)
+// result the exact one to compare with. qopt runs both of its layouts on
+// it: int16 pairs and vpmaddwd (qopt-s8; exact over the whole range, what
+// 8-bit weights get) and u8 quads and vpmaddubsw (qopt-s8-quads; what the
+// code generator picks for weights like these, e.g. weight-bits=7); speed
+// does not depend on the values.
 //
 // Output, one line per measurement (benchmarks/run.sh makes the table):
-//   RESULT kind=gemm impl=qopt-s8|onednn-u8s8s32|qopt-f32|onednn-f32
+//   RESULT kind=gemm impl=qopt-s8|qopt-s8-quads|onednn-u8s8s32|qopt-f32|
+//          onednn-f32
 //          M=.. K=.. N=.. threads=T ms=.. gops=..
 //   RESULT kind=gemv impl=qopt-w4g128|onednn-f32 M=1 K=.. N=.. threads=T
 //          ms=.. gops=.. weight_bytes=.. gbps=.. copies=..
-// and "qopt kernels not built" on stdout when runtime/cpu's kernels were not
-// compiled in.
+// after a header line naming oneDNN's version and the compiler that built
+// qopt's kernels (qopt_adapter.cpp).
 //
 //===----------------------------------------------------------------------===//
 
@@ -57,14 +60,7 @@
 
 #include <unistd.h>
 
-// CMake defines QOPT_BENCH_WITH_QOPT=1 when it builds qopt_adapter.cpp
-// (runtime/cpu's kernels) into this benchmark.
-#ifndef QOPT_BENCH_WITH_QOPT
-#define QOPT_BENCH_WITH_QOPT 0
-#endif
-#if QOPT_BENCH_WITH_QOPT
-#include "qopt_adapter.h"
-#endif
+#include "qopt_adapter.h" // qopt's kernels, built like a cpu:avx2 library
 
 namespace {
 
@@ -224,14 +220,11 @@ void benchGemm(const Options &o) {
     dnnl::memory bI8 = dI8.packWeights(w8.data(), K, N, dt::s8);
     OneDnnMatmul dF32(M, K, N, dt::f32, dt::f32, dt::f32);
     dnnl::memory bF32 = dF32.packWeights(wf.data(), K, N, dt::f32);
-#if QOPT_BENCH_WITH_QOPT
     qopt_bench::S8Gemm qS8(w8.data(), K, N, /*quads=*/false);
     qopt_bench::S8Gemm qS8q(w8.data(), K, N, /*quads=*/true);
     qopt_bench::F32Gemm qF32(wf.data(), K, N);
-#endif
     for (int t : o.threads) {
       omp_set_num_threads(t);
-#if QOPT_BENCH_WITH_QOPT
       {
         qopt_bench::Pool pool(t);
         double ms = medianMs(o, [&](int) {
@@ -251,14 +244,12 @@ void benchGemm(const Options &o) {
         });
         result("gemm", "qopt-f32", M, K, N, t, ms);
       }
-#endif
       double ms = medianMs(o, [&](int) {
         dI8.run(a8.data(), bI8, cRef.data());
       });
       result("gemm", "onednn-u8s8s32", M, K, N, t, ms);
       ms = medianMs(o, [&](int) { dF32.run(af.data(), bF32, fRef.data()); });
       result("gemm", "onednn-f32", M, K, N, t, ms);
-#if QOPT_BENCH_WITH_QOPT
       for (int64_t i = 0; i < M * N; ++i)
         if (cQ[i] != cRef[i])
           fail("int8 GEMM " + std::to_string(K) + "x" + std::to_string(N) +
@@ -267,7 +258,6 @@ void benchGemm(const Options &o) {
                "] = " + std::to_string(cQ[i]) + ", oneDNN u8s8s32 gives " +
                std::to_string(cRef[i]));
       checkClose("f32 GEMM", fQ.data(), fRef.data(), fQ.size(), 1e-5);
-#endif
     }
   }
 }
@@ -307,7 +297,6 @@ void benchGemv(const Options &o) {
     std::vector<dnnl::memory> fW;
     for (int c = 0; c < fCopies; ++c)
       fW.push_back(d.packWeights(wf.data(), K, N, dt::f32));
-#if QOPT_BENCH_WITH_QOPT
     std::vector<qopt_bench::W4Gemm> qW;
     qW.emplace_back(q.data(), scales.data(), K, N, G);
     size_t qBytes = qW[0].bytes();
@@ -315,10 +304,8 @@ void benchGemv(const Options &o) {
     qW.reserve(qCopies);
     for (int c = 1; c < qCopies; ++c)
       qW.push_back(qW[0]);
-#endif
     for (int t : o.threads) {
       omp_set_num_threads(t);
-#if QOPT_BENCH_WITH_QOPT
       {
         qopt_bench::Pool pool(t);
         double ms = medianMs(o, [&](int i) {
@@ -329,7 +316,6 @@ void benchGemv(const Options &o) {
                    " gbps=" + std::to_string(qBytes / (ms * 1e6)) +
                    " copies=" + std::to_string(qCopies));
       }
-#endif
       double ms = medianMs(o, [&](int i) {
         d.run(a.data(), fW[i % fCopies], cRef.data());
       });
@@ -337,9 +323,7 @@ void benchGemv(const Options &o) {
              " weight_bytes=" + std::to_string(fBytes) +
                  " gbps=" + std::to_string(fBytes / (ms * 1e6)) +
                  " copies=" + std::to_string(fCopies));
-#if QOPT_BENCH_WITH_QOPT
       checkClose("int4 GEMV", cQ.data(), cRef.data(), N, 1e-4);
-#endif
     }
   }
 }
@@ -390,11 +374,7 @@ int main(int argc, char **argv) {
               v->major, v->minor, v->patch,
               v->cpu_runtime == DNNL_RUNTIME_OMP ? "OpenMP" : "other",
               (long long)(o.llcBytes >> 20), o.reps, o.warmup);
-  if (QOPT_BENCH_WITH_QOPT)
-    std::printf("qopt kernels built by %s\n",
-                qopt_bench::kernelBuild().c_str());
-  else
-    std::printf("qopt kernels not built\n");
+  std::printf("qopt kernels built by %s\n", qopt_bench::kernelBuild().c_str());
   if (o.gemm)
     benchGemm(o);
   if (o.gemv)

@@ -179,7 +179,6 @@ gemm_lines = open(os.path.join(work, "gemm.txt")).read() if os.path.exists(
     os.path.join(work, "gemm.txt")) else ""
 gemm = results(os.path.join(work, "gemm.txt"))
 e2e = results(os.path.join(work, "e2e.txt"))
-qopt_kernels = "qopt kernels not built" not in gemm_lines and gemm_lines != ""
 
 def get(rs, **kw):
     for r in rs:
@@ -207,7 +206,7 @@ for t in threads:
 for t in threads:
     row("a", "DRAM read bandwidth", t, "", "", "", f(peaks.get(("bw", t))) + " GB/s")
 
-missing = "qopt kernels not built" if gemm else "qopt-bench-gemm not built"
+missing = "no result" if gemm else "qopt-bench-gemm not built"
 for K, N in ((768, 768), (768, 3072), (3072, 768), (768, 2304)):
     for t in threads:
         peak = peaks.get((int8_key, t))

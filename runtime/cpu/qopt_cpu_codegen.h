@@ -109,16 +109,6 @@ QOPT_CG_INLINE void linear_s8_dequant(Ctx *c, int64_t mPerB, int64_t mK,
                             s8Layout(QUADS));
 }
 
-/// int8 x int8 -> int32 accumulators (+ folded constant).
-template <int64_t N, int64_t K, int AU8, int QUADS>
-QOPT_CG_INLINE void linear_s8_i32(Ctx *c, int64_t mPerB, int64_t mK,
-                                  const uint8_t *a, const uint8_t *wp,
-                                  const uint8_t *colbias, uint8_t *y) {
-  qopt_cpu::gemm_s8_i32(*c->pool, size(c, mPerB, mK), N, K, a, AU8 != 0, K, wp,
-                        as<int32_t>(colbias), as_mut<int32_t>(y), N,
-                        s8Layout(QUADS));
-}
-
 /// f32 x packed f32 weights (+ bias) (relu).
 template <int64_t N, int64_t K, int HAS_BIAS, int RELU>
 QOPT_CG_INLINE void linear_f32(Ctx *c, int64_t mPerB, int64_t mK,
